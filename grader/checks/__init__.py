@@ -1,0 +1,9 @@
+"""Check kinds, one module per family; each registers itself in `CHECKS` by name.
+
+A rubric item names its kind (`check: mlp_backward`) and sets its parameters (`params:`), which
+the kind declares and validates before anything runs.
+"""
+from .base import CHECKS, CheckFailed, CheckKind, Context, Param, ParamError, Passed, check, search
+from . import gradients, imports, init, parameters, training, values  # noqa: F401  (registration)
+
+__all__ = ["CHECKS", "CheckFailed", "CheckKind", "Context", "Param", "ParamError", "Passed", "check", "search"]

@@ -1,0 +1,232 @@
+"""Backward passes by finite differences, and the student's own finite differences.
+
+The verdict is cheap: for each parameter, the directional derivative along two random unit
+directions (as `torch.autograd.gradcheck`'s fast mode does) against <grad, u>. Only a parameter
+that fails is localised element by element, to explain the failure (transpose, factor N, sign).
+
+Forward and backward are graded independently: the backward passes when it is the gradient of
+the student's own forward, or when, given the reference's cache, it is the true gradient. A forward
+that hangs or crashes does not cost the backward items: the reference forward is used instead.
+"""
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import assume
+
+from .. import strategies as S
+from ..compare import as_array, describe_type, mismatch
+from ..sandbox.errors import StudentError, WorkerDied, WorkerTimeout
+from .base import CheckFailed, Param, Passed, check, search
+from .objects import example_weights, make_mlp, reference_mlp
+
+FD = {  # by the dtype of the forward's output: step, rtol, atol
+    8: (1e-6, 1e-4, 1e-6),
+    4: (1e-3, 3e-2, 3e-3),
+    2: (1e-2, 1e-1, 3e-2),
+}
+
+
+def cross_entropy(probs: np.ndarray, labels: np.ndarray) -> float:
+    """The mean loss the backward must differentiate, computed by the grader in float64."""
+    p = np.asarray(probs, dtype=np.float64)
+    return float(-np.sum(labels * np.log(np.maximum(p, 1e-300))) / labels.shape[0])
+
+
+class ForwardFn:
+    """weights -> the mean loss through one side's forward (the student's or the reference's)."""
+
+    def __init__(self, nn, x, labels, L, who):
+        self.nn, self.x, self.labels, self.L, self.who = nn, x, labels, L, who
+
+    def probs(self, weights):
+        self.nn.set("weights", weights)
+        cache = self.nn.call("forward", self.x)
+        if not isinstance(cache, dict) or as_array(cache.get(f"Z{self.L}")) is None:
+            raise CheckFailed(f"forward(x) did not return a cache with Z{self.L}")
+        return as_array(cache[f"Z{self.L}"])
+
+    def __call__(self, weights) -> float:
+        return cross_entropy(self.probs(weights), self.labels)
+
+
+def _relu_pattern(ref_nn, x, weights, L):
+    cache = ref_nn.call("forward", x) if weights is None else (ref_nn.set("weights", weights) or ref_nn.call("forward", x))
+    return [cache[f"A{l}"] > 0 for l in range(1, L)]
+
+
+def _perturbed(weights, name, delta):
+    out = dict(weights)
+    out[name] = weights[name] + delta
+    return out
+
+
+def _validate_grads(grads, weights, batch) -> list[str]:
+    if not isinstance(grads, dict):
+        return [f"backward should return a dict of gradients, but it returned {describe_type(grads)}"]
+    problems = []
+    for key, w in weights.items():
+        name = f"d{key}"
+        if name not in grads:
+            problems.append(f"backward's result has no key {name!r} (keys: {', '.join(map(str, grads))})")
+            continue
+        g = as_array(grads[name])
+        if g is None or g.shape != w.shape:
+            problems.append(mismatch(name, grads[name], np.zeros(w.shape), rtol=0, atol=0, batch=batch,
+                                     what="gradient").split("\n  Mismatched")[0])
+        elif not np.all(np.isfinite(g)):
+            problems.append(f"{name} contains NaN or infinity")
+    return problems
+
+
+def _gradient_problems(fn: ForwardFn, weights, grads, batch, rng, ref_nn, x, L, check_kinks) -> list[str]:
+    """Directional checks for every parameter; element-wise explanations for those that fail."""
+    probs = fn.probs(weights)
+    step, rtol, atol = FD.get(probs.dtype.itemsize, FD[8])
+    base_pattern = _relu_pattern(ref_nn, x, weights, L) if check_kinks else None
+    failing = []
+    for key, w in weights.items():
+        g = np.asarray(grads[f"d{key}"], dtype=np.float64)
+        for _ in range(2):
+            u = rng.standard_normal(w.shape)
+            u /= np.linalg.norm(u)
+            plus, minus = _perturbed(weights, key, step * u), _perturbed(weights, key, -step * u)
+            if check_kinks:
+                assume(all(np.array_equal(a, b) for a, b in zip(base_pattern, _relu_pattern(ref_nn, x, plus, L))))
+                assume(all(np.array_equal(a, b) for a, b in zip(base_pattern, _relu_pattern(ref_nn, x, minus, L))))
+            numeric = (fn(plus) - fn(minus)) / (2 * step)
+            analytic = float(np.sum(g * u))
+            if abs(numeric - analytic) > atol + rtol * max(abs(numeric), abs(analytic)):
+                failing.append(key)
+                break
+    problems = []
+    for key in failing:
+        w = weights[key]
+        numeric = np.zeros(w.shape)
+        for i in range(w.size):
+            delta = np.zeros(w.size)
+            delta[i] = step
+            delta = delta.reshape(w.shape)
+            numeric.flat[i] = (fn(_perturbed(weights, key, delta)) - fn(_perturbed(weights, key, -delta))) / (2 * step)
+        problem = mismatch(f"d{key}", grads[f"d{key}"], numeric, rtol=rtol, atol=atol, batch=batch,
+                           what="gradient (finite differences)")
+        problems.append(problem or f"d{key} disagrees with finite differences along a random direction")
+    return problems
+
+
+@check("mlp_backward",
+       activations=Param(list, ["relu"], choices=("relu", "sigmoid", "tanh")),
+       examples=Param(int, 20), probe_timeout_s=Param(float, 5.0))
+def mlp_backward(ctx):
+    """backward(cache, labels): every dW{l} and db{l} by finite differences of the mean loss."""
+    p = ctx.params
+    notes = []
+    state = {"own_forward": True}
+    probe = {"input_dim": 3, "hidden_dims": (4,), "n_classes": 2, "activation": p["activations"][0],
+             "batch": 2, "seed": 0}
+    try:
+        with ctx.time_limit(p["probe_timeout_s"]):
+            make_mlp(ctx.student, probe, weights=example_weights(probe)).call("forward", np.ones((2, 3)))
+    except (WorkerTimeout, WorkerDied) as exc:
+        state["own_forward"] = False
+        notes.append(f"(forward could not be used: {str(exc).splitlines()[0]}; backward was checked "
+                     "with the reference forward's cache)")
+    except StudentError:
+        pass
+
+    def test(example):
+        weights = example_weights(example)
+        rng = S.rng_for(example)
+        x, labels = S.mlp_batch(example, rng)
+        L = len(example["hidden_dims"]) + 1
+        ref_nn = reference_mlp(ctx, example, weights)
+        ref_cache = ref_nn.call("forward", x)
+        assume(np.min(np.sum(ref_cache[f"Z{L}"] * labels, axis=1)) > 1e-6)
+        kinks = example["activation"] == "relu"
+        nn = make_mlp(ctx.student, example, weights=weights)
+
+        own_problems = None
+        if state["own_forward"]:
+            try:
+                cache = nn.call("forward", x)
+                if isinstance(cache, dict) and as_array(cache.get(f"Z{L}")) is not None:
+                    grads = nn.call("backward", cache, labels)
+                    own_problems = _validate_grads(grads, weights, example["batch"]) or _gradient_problems(
+                        ForwardFn(nn, x, labels, L, "student"), weights, grads, example["batch"],
+                        np.random.default_rng(example["seed"] + 1), ref_nn, x, L, kinks)
+                    if not own_problems:
+                        return
+            except (StudentError, CheckFailed) as exc:
+                own_problems = own_problems or [exc.feedback() if isinstance(exc, StudentError) else exc.message]
+        # The student's forward failed, disagrees with its backward, or is not used: check the
+        # backward on the reference's cache against the true gradient.
+        nn.set("weights", weights)
+        try:
+            grads = nn.call("backward", ref_cache, labels)
+        except StudentError as exc:
+            if own_problems:
+                raise CheckFailed("\n".join(own_problems)) from None
+            raise
+        ref_fn = ForwardFn(reference_mlp(ctx, example, weights), x, labels, L, "reference")
+        problems = _validate_grads(grads, weights, example["batch"]) or _gradient_problems(
+            ref_fn, weights, grads, example["batch"], np.random.default_rng(example["seed"] + 1),
+            ref_nn, x, L, kinks)
+        if problems:
+            raise CheckFailed("\n".join(problems))
+
+    search(S.mlp_examples(p["activations"]), test, examples=p["examples"])
+    return Passed(" ".join([f"backward agrees with finite differences on {p['examples']} drawn "
+                            "architectures and batches"] + notes))
+
+
+@check("mlp_numerical_gradient", examples=Param(int, 8))
+def mlp_numerical_gradient(ctx):
+    """numerical_gradient(x, labels, param, p, eps): against the grader's own central differences of
+    the student's loss(forward(x)), and the weights left as they were."""
+    strategy = S.mlp_examples(["relu", "tanh"], max_width=4).map(
+        lambda e: {**e, "layer": e["seed"] % (len(e["hidden_dims"]) + 1) + 1, "kind": "Wb"[e["seed"] % 2],
+                   "p": 1 + e["seed"] % 10})
+
+    def test(example):
+        weights = example_weights(example)
+        x, labels = S.mlp_batch(example, S.rng_for(example))
+        L = len(example["hidden_dims"]) + 1
+        param = f"{example['kind']}{example['layer']}"
+        p = min(example["p"], weights[param].size)
+        eps = 1e-5
+        nn = make_mlp(ctx.student, example, weights=weights)
+        expected = np.zeros(p)
+        for i in range(p):
+            for sign in (1, -1):
+                w = dict(weights)
+                w[param] = weights[param].copy()
+                w[param].flat[i] += sign * eps
+                nn.set("weights", w)
+                probs = nn.call("forward", x)
+                value = nn.call("loss", probs[f"Z{L}"] if isinstance(probs, dict) else probs, labels)
+                if as_array(value) is None:
+                    raise CheckFailed(f"loss returned {describe_type(value)}, so no finite difference can be formed")
+                expected[i] += sign * float(as_array(value).ravel()[0])
+            expected[i] /= 2 * eps
+        nn.set("weights", {k: v.copy() for k, v in weights.items()})
+        got = nn.call("numerical_gradient", x, labels, param=param, p=p, eps=eps)
+        label = f"numerical_gradient(x, labels, param={param!r}, p={p}, eps={eps:g})"
+        problem = mismatch(label, got, expected, rtol=1e-5, atol=1e-8, what="result")
+        if problem:
+            if as_array(got) is not None and as_array(got).shape == expected.shape:
+                one_sided = np.allclose(as_array(got), expected, rtol=1e-2, atol=1e-6)
+                if one_sided:
+                    problem += ("\n  Likely cause: a one-sided difference (f(w + eps) - f(w)) / eps; "
+                                "use central differences (f(w + eps) - f(w - eps)) / (2 eps).")
+            raise CheckFailed(problem)
+        after = nn.get("weights")
+        for key, w in weights.items():
+            value = as_array(after.get(key)) if isinstance(after, dict) else None
+            if value is None or value.shape != w.shape or not np.allclose(value, w, rtol=0, atol=1e-12):
+                change = "" if value is None or value.shape != w.shape else \
+                    f" (largest change {np.max(np.abs(value - w)):.3g})"
+                raise CheckFailed(f"{label} left weights[{key!r}] changed{change}: restore every weight "
+                                  "after perturbing it")
+
+    search(strategy, test, examples=ctx.params["examples"])
+    return Passed(f"numerical_gradient agrees with the grader's central differences on "
+                  f"{ctx.params['examples']} drawn examples and leaves the weights unchanged")

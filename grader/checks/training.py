@@ -1,0 +1,113 @@
+"""Training: the loss goes down on a small problem, and the accuracy gate on real data.
+
+For the gate, the student's `train` runs in the worker on the training split; `predict` runs on the
+validation images; the grader computes the accuracy itself. Validation labels never leave the grader.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..compare import as_array, describe_type
+from .base import CheckFailed, Param, Passed, check
+from .gradients import cross_entropy
+from .parameters import validate_config
+
+
+def _blobs(seed: int, n: int, dim: int, classes: int):
+    """A small separable problem: X (n, dim) float64, y (n,) int64."""
+    rng = np.random.default_rng(seed)
+    centres = rng.standard_normal((classes, dim)) * 2
+    y = rng.integers(0, classes, n)
+    return centres[y] + rng.standard_normal((n, dim)), y
+
+
+def _labels(pred, n: int, what: str) -> np.ndarray:
+    arr = as_array(pred)
+    if arr is None or arr.shape != (n,):
+        raise CheckFailed(f"{what} should return integer labels of shape ({n},), but it returned "
+                          f"{describe_type(pred)}")
+    if not np.all(np.isfinite(arr)) or not np.all(arr == np.round(arr)):
+        raise CheckFailed(f"{what} should return integer class labels, not scores or probabilities")
+    return arr.astype(np.int64)
+
+
+def _check_history(history, n_epochs: int, keys) -> None:
+    if not isinstance(history, dict):
+        raise CheckFailed(f"train should return a dict of per-epoch lists, but it returned {describe_type(history)}")
+    for key in keys:
+        values = history.get(key)
+        if not isinstance(values, (list, tuple)) or len(values) != n_epochs:
+            raise CheckFailed(f"train's history[{key!r}] should be a list with one value per epoch "
+                              f"({n_epochs}), got {describe_type(values)}")
+        for v in values:
+            if as_array(v) is None or as_array(v).size != 1 or not np.isfinite(as_array(v)).all():
+                raise CheckFailed(f"history[{key!r}] should hold finite numbers, got {describe_type(v)}")
+
+
+@check("mlp_training",
+       n_examples=Param(int, 600), input_dim=Param(int, 20), n_classes=Param(int, 4),
+       hidden_dims=Param(list, [32, 16]), n_epochs=Param(int, 2), lr=Param(float, 0.1),
+       batch_size=Param(int, 32), min_decrease=Param(float, 0.2))
+def mlp_training(ctx):
+    """train() on a small separable problem lowers the loss, returns its history, and predict() works."""
+    p = ctx.params
+    X, y = _blobs(ctx.seed, p["n_examples"], p["input_dim"], p["n_classes"])
+    Xv, yv = X[:100], y[:100]
+    nn = ctx.student.new("NN", hidden_dims=tuple(p["hidden_dims"]), input_dim=p["input_dim"],
+                         n_classes=p["n_classes"], activation="relu", init_method="glorot", lr=p["lr"],
+                         batch_size=p["batch_size"], seed=0)
+    labels = np.eye(p["n_classes"])[y]
+    L = len(p["hidden_dims"]) + 1
+
+    def loss_now() -> float:
+        cache = nn.call("forward", X)
+        if not isinstance(cache, dict) or as_array(cache.get(f"Z{L}")) is None:
+            raise CheckFailed(f"forward(x) did not return a cache with Z{L}, so the loss cannot be measured")
+        return cross_entropy(as_array(cache[f"Z{L}"]), labels)
+
+    before = loss_now()
+    history = nn.call("train", X, y, p["n_epochs"], X_val=Xv, y_val=yv)
+    after = loss_now()
+    _check_history(history, p["n_epochs"], ["train_loss", "train_acc", "val_loss", "val_acc"])
+    if not after <= (1 - p["min_decrease"]) * before:
+        raise CheckFailed(f"after {p['n_epochs']} epochs of train() on a small separable problem the mean loss "
+                          f"went from {before:.4f} to {after:.4f}; it should fall by at least "
+                          f"{p['min_decrease']:.0%}. Are the weights updated, and with the right sign?")
+    _labels(nn.call("predict", X[:50]), 50, "predict(X)")
+    return Passed(f"the loss fell from {before:.4f} to {after:.4f} in {p['n_epochs']} epochs; the history "
+                  "and predict() have the right form")
+
+
+@check("accuracy_gate", needs_data=True,
+       config=Param(str, "BEST_CONFIG"), threshold=Param(float),
+       overrides=Param(dict, {"init_method": "glorot", "seed": 0}),
+       input_dim=Param(int, 784), n_classes=Param(int, 10),
+       min_parameters=Param(int, 500_000), max_parameters=Param(int, 1_000_000), max_epochs=Param(int, 10),
+       activations=Param(list, ["relu", "sigmoid", "tanh"]))
+def accuracy_gate(ctx):
+    """NN(**config minus n_epochs, **overrides).train(train split, n_epochs); accuracy of predict() on the
+    grader's validation split, computed by the grader."""
+    p = ctx.params
+    config = ctx.student.module.get(p["config"])
+    problems = validate_config(config, p)
+    if problems:
+        raise CheckFailed(f"{p['config']} cannot be used: " + "; ".join(problems))
+    split = ctx.data()
+    n_train, n_val = split.train_images.shape[0], split.val_images.shape[0]
+    X = ctx.student.put(split.train_images.reshape(n_train, -1), dtype="float32", scale=1 / 255)
+    y = ctx.student.put(split.train_labels)
+    kwargs = {k: v for k, v in config.items() if k != "n_epochs"}
+    kwargs.update(hidden_dims=tuple(config["hidden_dims"]), input_dim=p["input_dim"], n_classes=p["n_classes"],
+                  **p["overrides"])
+    nn = ctx.student.new("NN", **kwargs)
+    nn.call("train", X, y, config["n_epochs"])
+    Xv = ctx.student.put(split.val_images.reshape(n_val, -1), dtype="float32", scale=1 / 255)
+    pred = _labels(nn.call("predict", Xv), n_val, "predict(X_val)")
+    accuracy = float(np.mean(pred == split.val_labels))
+    details = {"accuracy": round(accuracy, 6), "threshold": p["threshold"], "n_train": n_train, "n_val": n_val}
+    summary = (f"validation accuracy {accuracy:.4f} on {n_val} held-out images after {config['n_epochs']} "
+               f"epoch(s) on {n_train} training images (threshold {p['threshold']:.4f})")
+    if accuracy < p["threshold"]:
+        raise CheckFailed(summary + ": below the threshold. Tune BEST_CONFIG (learning rate, width, epochs) "
+                          "and check that train() shuffles and updates every batch.", details)
+    return Passed(summary, details)

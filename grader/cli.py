@@ -1,0 +1,89 @@
+"""`grader`: a thin command line over grader.api.
+
+Exit status: `check` 0 only when every item run passed, 1 otherwise; `grade` and `gradescope` 0
+when grading completed (whatever the score); 2 for bad input (unknown assignment, invalid rubric,
+missing file).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import api
+from .report import gradescope as gs
+from .report.console import Console
+from .rubric import RubricError
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("solution", type=Path, help="the student's solution.py")
+    p.add_argument("--assignment", "-a", help="assignment name (see `grader list`)")
+    p.add_argument("--rubric", type=Path, help="a rubric YAML file instead of the assignment's own")
+    p.add_argument("--data-root", type=Path, help="folder holding the data sets (else $GRADER_DATA_ROOT, "
+                                                  "then /usr/share/datasets)")
+    p.add_argument("--item", action="append", dest="items", metavar="ID", help="run only this item (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="grader", description="Autograder for deep-learning assignments.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="the assignments available and their rubrics")
+    p = sub.add_parser("check", help="student self-check: the public items")
+    _add_common(p)
+    p = sub.add_parser("grade", help="full grading, hidden items included")
+    _add_common(p)
+    p.add_argument("--json", type=Path, dest="json_path", help="also write Gradescope's results.json format here")
+    p = sub.add_parser("gradescope", help="what Gradescope's run_autograder calls")
+    p.add_argument("--assignment", "-a", help="assignment name (else $GRADER_ASSIGNMENT)")
+    p.add_argument("--rubric", type=Path)
+    p.add_argument("--root", type=Path, help="instead of $GRADER_GRADESCOPE_ROOT or /autograder")
+    p.add_argument("--data-root", type=Path)
+    return parser
+
+
+def _run(args, console: Console, fn, **extra):
+    rubric = api._rubric(args.assignment, args.rubric)
+    scope = "public" if fn is api.check else "all"
+    selected = rubric.select(public_only=fn is api.check, only=args.items)
+    console.header(rubric.title, rubric.assignment, scope, len(selected.items))
+    result = fn(args.solution, rubric=rubric, data_root=args.data_root, items=args.items,
+                progress=console.item, **extra)
+    console.feedback(result)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    console = Console()
+    try:
+        if args.command == "list":
+            for a in api.list_assignments():
+                print(f"{a['assignment']:<12} {a['points']:>5g} points, {a['items']:>2} items "
+                      f"({a['public_items']} public)  {a['title']}\n{'':<12} rubric: {a['rubric']}")
+            return 0
+        if args.command in ("check", "grade") and not args.solution.is_file():
+            print(f"grader: {args.solution}: no such file. Pass the path of your solution.py.", file=sys.stderr)
+            return 2
+        if args.command == "check":
+            result = _run(args, console, api.check)
+            return 0 if result.all_passed else 1
+        if args.command == "grade":
+            result = _run(args, console, api.grade, json_path=args.json_path)
+            if args.json_path:
+                print(f"Wrote {args.json_path}")
+            return 0 if result.error is None else 1
+        if args.command == "gradescope":
+            result = api.gradescope(root=args.root, assignment=args.assignment, rubric=args.rubric,
+                                    data_root=args.data_root)
+            if result is not None:
+                console.feedback(result)
+            return 0
+    except (RubricError, ValueError) as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return 2
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

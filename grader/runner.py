@@ -1,0 +1,122 @@
+"""Runs a rubric's items against one submission. Every item ends with a result, whatever the
+student's code does; one item's timeout or crash costs that item only (the worker is restarted).
+"""
+from __future__ import annotations
+
+import time
+import traceback
+from pathlib import Path
+from typing import Callable
+
+from . import data as data_mod
+from .checks import CHECKS, CheckFailed, Context
+from .results import ERROR, FAILED, PASSED, ItemResult, SubmissionResult
+from .rubric import Item, Rubric
+from .sandbox.client import PROJECT_ROOT, RemoteHandle, SandboxConfig
+from .sandbox.errors import SandboxError
+from .sandbox.handle import LocalHandle
+from .sandbox.limits import Confinement
+
+DATA_DIRS = ["/usr/share/datasets"]
+
+
+def sandbox_config(rubric: Rubric, *, protected: list[str] | None = None, data_root=None,
+                   drop_privileges: bool = True) -> SandboxConfig:
+    hidden = [PROJECT_ROOT, *DATA_DIRS, *(protected or [])]
+    if data_root:
+        hidden.append(str(Path(data_root).resolve()))
+    spec = rubric.sandbox
+    return SandboxConfig(
+        confinement=Confinement(memory_mb=spec.memory_mb, protected_paths=hidden),
+        import_timeout_s=spec.import_timeout_s, max_message_mb=spec.max_message_mb,
+        output_limit_kb=spec.output_limit_kb, preload=list(spec.preload),
+        forbidden=list(spec.forbidden_imports), forbidden_rule=spec.forbidden_rule,
+        drop_privileges=drop_privileges)
+
+
+def _trim_output(text: str, dropped: int) -> str:
+    if dropped:
+        text += f"\n[... {dropped:,} more bytes of output not shown]"
+    return text
+
+
+def run_rubric(rubric: Rubric, solution: str | Path, *, data_root=None, protected: list[str] | None = None,
+               progress: Callable[[ItemResult], None] | None = None, hidden_items_exist: bool = False,
+               drop_privileges: bool = True) -> SubmissionResult:
+    start = time.monotonic()
+    solution = Path(solution)
+    result = SubmissionResult(assignment=rubric.assignment, solution=str(solution), items=[],
+                              hidden_items_exist=hidden_items_exist)
+    try:
+        source = solution.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        message = (f"{rubric.solution_file} could not be read at {solution} ({exc.strerror}). "
+                   f"Submit a file named {rubric.solution_file}.")
+        result.error = message
+        result.items = [_result(item, FAILED, f"Not graded: {message}") for item in rubric.items]
+        result.duration_s = time.monotonic() - start
+        return result
+
+    reference = LocalHandle.from_file(rubric.reference, "reference")
+    student = RemoteHandle(solution, sandbox_config(rubric, protected=protected, data_root=data_root,
+                                                    drop_privileges=drop_privileges))
+    split_cache = {}
+
+    def load_data():
+        if "split" not in split_cache:
+            spec = rubric.data
+            split_cache["split"] = data_mod.load_split(spec.dataset, train_size=spec.train_size,
+                                                       val_size=spec.val_size, seed=spec.seed, data_root=data_root)
+        return split_cache["split"]
+
+    try:
+        for item in rubric.items:
+            item_result = _run_item(item, rubric, student, reference, source, load_data, result.items)
+            text, dropped = student.take_output()
+            item_result.output = _trim_output(text, dropped)
+            result.items.append(item_result)
+            if progress:
+                progress(item_result)
+            if student.worker.alive:
+                try:
+                    with student.time_limit(5):
+                        student.reset()
+                except SandboxError:
+                    pass
+        result.notes = list(dict.fromkeys(student.notes()))
+    finally:
+        student.close()
+    result.duration_s = time.monotonic() - start
+    return result
+
+
+def _result(item: Item, status: str, message: str, points: float = 0.0, **kw) -> ItemResult:
+    return ItemResult(id=item.id, name=item.name, points=points, max_points=item.points, status=status,
+                      message=message, visibility=item.visibility, **kw)
+
+
+def _run_item(item: Item, rubric: Rubric, student: RemoteHandle, reference, source: str, load_data,
+              done: list[ItemResult]) -> ItemResult:
+    failed_deps = [r.id for r in done if r.id in item.depends_on and not r.passed]
+    if failed_deps:
+        return _result(item, FAILED, f"Not graded: it needs item(s) {', '.join(failed_deps)} to pass first.")
+    ctx = Context(item_id=item.id, params=item.params, student=student, reference=reference,
+                  data=load_data, solution_source=source, sandbox=rubric.sandbox)
+    start = time.monotonic()
+    try:
+        with student.time_limit(item.timeout_s):
+            outcome = CHECKS[item.check].func(ctx)
+        return _result(item, PASSED, outcome.message, item.points, details=outcome.details,
+                       duration_s=time.monotonic() - start)
+    except CheckFailed as exc:
+        return _result(item, FAILED, exc.message, details=exc.details, duration_s=time.monotonic() - start)
+    except SandboxError as exc:
+        return _result(item, FAILED, exc.feedback(), duration_s=time.monotonic() - start)
+    except data_mod.DataNotFound as exc:
+        return _result(item, ERROR, f"The grader could not run this item: {exc}",
+                       duration_s=time.monotonic() - start)
+    except Exception as exc:  # a bug in the grader: the student keeps nothing, the instructor sees why
+        tb = traceback.format_exc(limit=-4)
+        return _result(item, ERROR, f"Internal grader error in check {item.check!r} ({type(exc).__name__}: "
+                       f"{exc}); please report it to the course staff.", details={"traceback": tb},
+                       duration_s=time.monotonic() - start)

@@ -1,0 +1,315 @@
+"""The grader's side of the sandbox: starts the worker, talks to it under deadlines, captures its
+output, kills and restarts it. `RemoteHandle` is what the checks receive for the student's module.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import protocol
+from .errors import ImportFailed, WorkerDied, WorkerProtocolError, WorkerTimeout
+from .handle import Handle
+from .limits import Confinement, sandbox_user_ids
+
+PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+@dataclass
+class SandboxConfig:
+    confinement: Confinement = field(default_factory=Confinement)
+    import_timeout_s: float = 30.0
+    max_message_mb: int = 256
+    output_limit_kb: int = 64
+    preload: list[str] = field(default_factory=list)
+    forbidden: list[str] = field(default_factory=list)
+    forbidden_rule: str = ""
+    drop_privileges: bool = True
+
+
+class OutputCapture:
+    """Keeps the first `limit` bytes of the worker's stdout and stderr, and counts the rest."""
+
+    def __init__(self, limit: int):
+        self.limit, self.kept, self.dropped = limit, bytearray(), 0
+
+    def feed(self, data: bytes) -> None:
+        room = self.limit - len(self.kept)
+        self.kept += data[:max(room, 0)]
+        self.dropped += max(len(data) - max(room, 0), 0)
+
+    def take(self) -> tuple[str, int]:
+        text, dropped = self.kept.decode("utf-8", "replace"), self.dropped
+        self.kept, self.dropped = bytearray(), 0
+        return text, dropped
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def death_message(returncode: int | None, where: str, memory_mb: int) -> str:
+    if returncode is None:
+        return f"the worker stopped answering during {where}"
+    if returncode < 0:
+        name = _signal_name(-returncode)
+        why = {"SIGSEGV": "a crash in C code (for example through ctypes or an out-of-bounds write)",
+               "SIGKILL": f"killed, most likely for exceeding the {memory_mb} MB memory limit",
+               "SIGXFSZ": "it wrote a file larger than the sandbox allows",
+               "SIGXCPU": "it used up its CPU time limit",
+               "SIGABRT": "an abort in C code"}.get(name, "a signal")
+        return f"the worker process died with {name} during {where}: {why}"
+    return (f"the worker process exited with status {returncode} during {where}: solution.py must not "
+            "end the process (os._exit, or a crash)")
+
+
+class WorkerProcess:
+    """One worker process for one solution file; `exchange` sends a request and waits for the reply."""
+
+    def __init__(self, solution: Path, config: SandboxConfig):
+        self.config = config
+        self.max_bytes = config.max_message_mb * 2**20
+        self.capture = OutputCapture(config.output_limit_kb * 1024)
+        self.ids = sandbox_user_ids(config.confinement.user) if config.drop_privileges else None
+        self.workdir = Path(tempfile.mkdtemp(prefix="grader-work-"))
+        self.solution = self.workdir / "solution.py"
+        shutil.copyfile(solution, self.solution)
+        if self.ids:
+            os.chown(self.workdir, *self.ids)
+            os.chown(self.solution, *self.ids)
+        os.chmod(self.workdir, 0o700)
+        self.proc: subprocess.Popen | None = None
+        self.notes: list[str] = []
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def start(self, deadline: float) -> None:
+        req_r, req_w = os.pipe()
+        resp_r, resp_w = os.pipe()
+        out_r, out_w = os.pipe()
+        conf = dict(asdict(self.config.confinement))
+        worker_config = {
+            "req_fd": req_r, "resp_fd": resp_w, "out_fd": out_w, "solution": str(self.solution),
+            "max_bytes": self.max_bytes, "confinement": conf, "preload": self.config.preload,
+            "forbidden": self.config.forbidden, "forbidden_rule": self.config.forbidden_rule,
+            "project_root": PROJECT_ROOT, "drop_privileges": self.config.drop_privileges,
+        }
+        boot = (f"import sys; sys.path.insert(0, {PROJECT_ROOT!r}); "
+                "from grader.sandbox.worker import main; main(sys.argv[1])")
+        env = {"PATH": "/usr/bin:/bin", "HOME": str(self.workdir), "TMPDIR": str(self.workdir),
+               "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+               "MPLBACKEND": "Agg"}
+        for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # needed on some CPUs, not secrets
+            if key in os.environ:
+                env[key] = os.environ[key]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-I", "-c", boot, json.dumps(worker_config)],
+            pass_fds=(req_r, resp_w, out_w), env=env, cwd=str(self.workdir),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)
+        for fd in (req_r, resp_w, out_w):
+            os.close(fd)
+        self.req, self.resp, self.out = req_w, resp_r, out_r
+        for fd in (self.req, self.resp, self.out):
+            os.set_blocking(fd, False)
+        import_deadline = min(deadline, time.monotonic() + self.config.import_timeout_s)
+        try:
+            hello = self._receive(import_deadline, "importing solution.py")
+        except WorkerTimeout as exc:
+            raise ImportFailed(f"importing solution.py took longer than "
+                               f"{min(exc.seconds, self.config.import_timeout_s):g} s (code at module level "
+                               "that loops or trains? keep it under `if __name__ == \"__main__\":`)") from None
+        except WorkerDied as exc:
+            raise ImportFailed(str(exc).replace("during importing", "while importing")) from None
+        if "error" in hello:
+            e = hello["error"]
+            text = f"solution.py could not be imported: {e['type']}: {e['message']}"
+            if e.get("traceback"):
+                text += "\n" + e["traceback"]
+            self.kill()
+            raise ImportFailed(text)
+        self.notes = list(hello["ok"].get("notes", []))
+
+    def kill(self) -> None:
+        if self.proc is None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            self.proc.kill()
+        self.proc.wait()
+        self._drain_output()
+        for fd in (self.req, self.resp, self.out):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.proc = None
+
+    def close(self) -> None:
+        self.kill()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def exchange(self, message: dict, deadline: float, where: str) -> dict:
+        frame = protocol.encode(message, max_bytes=self.max_bytes)
+        self._send(frame, deadline, where)
+        return self._receive(deadline, where)
+
+    def _drain_output(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                chunk = os.read(self.out, 1 << 16)
+                if not chunk:
+                    return
+                self.capture.feed(chunk)
+
+    def _wait(self, deadline: float, where: str, writing: memoryview | None, want: int):
+        """Pumps output while waiting; writes `writing` or reads up to `want` bytes of the reply."""
+        sel = selectors.DefaultSelector()
+        sel.register(self.out, selectors.EVENT_READ, "out")
+        if writing is not None:
+            sel.register(self.req, selectors.EVENT_WRITE, "req")
+        else:
+            sel.register(self.resp, selectors.EVENT_READ, "resp")
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    seconds = getattr(self, "_limit", 0)
+                    self.kill()
+                    raise WorkerTimeout(where, seconds)
+                for key, _ in sel.select(min(remaining, 1.0)):
+                    if key.data == "out":
+                        try:
+                            chunk = os.read(self.out, 1 << 16)
+                        except BlockingIOError:
+                            continue
+                        if chunk:
+                            self.capture.feed(chunk)
+                        else:
+                            sel.unregister(self.out)
+                    elif key.data == "req":
+                        try:
+                            return os.write(self.req, writing[:1 << 20])
+                        except BrokenPipeError:
+                            return self._died(where)
+                    else:
+                        try:
+                            chunk = os.read(self.resp, want)
+                        except BlockingIOError:
+                            continue
+                        return chunk if chunk else self._died(where)
+                if self.proc.poll() is not None and writing is not None:
+                    return self._died(where)
+        finally:
+            sel.close()
+
+    def _died(self, where: str):
+        code = None
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            code = self.proc.wait(timeout=2)
+        self.kill()
+        raise WorkerDied(death_message(code, where, self.config.confinement.memory_mb))
+
+    def _send(self, frame: bytes, deadline: float, where: str) -> None:
+        view = memoryview(frame)
+        while view:
+            view = view[self._wait(deadline, where, view, 0):]
+
+    def _receive_exact(self, n: int, deadline: float, where: str) -> bytes:
+        parts, remaining = [], n
+        while remaining:
+            chunk = self._wait(deadline, where, None, min(remaining, 1 << 20))
+            parts.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(parts)
+
+    def _receive(self, deadline: float, where: str) -> dict:
+        try:
+            length = protocol.frame_length(self._receive_exact(8, deadline, where), max_bytes=self.max_bytes)
+            response = protocol.decode(self._receive_exact(length, deadline, where))
+        except protocol.ProtocolError as exc:
+            self.kill()
+            raise WorkerProtocolError(f"the worker sent an invalid reply during {where}: {exc}") from None
+        self._drain_output()
+        if not isinstance(response, dict) or not ({"ok", "error"} & response.keys()):
+            self.kill()
+            raise WorkerProtocolError(f"the worker sent an invalid reply during {where}")
+        return response
+
+
+class RemoteHandle(Handle):
+    """The student's module in the worker. Restarts the worker after a crash or a timeout; an
+    import failure is remembered and raised again for every later request."""
+
+    label = "solution"
+
+    def __init__(self, solution: str | Path, config: SandboxConfig):
+        self.worker = WorkerProcess(Path(solution), config)
+        self.deadline = time.monotonic() + 3600
+        self.limit_s = 3600.0
+        self.import_failure: ImportFailed | None = None
+        self.starts = 0
+
+    @contextlib.contextmanager
+    def time_limit(self, seconds: float):
+        """Sets the deadline of every call inside the block (the item's time limit)."""
+        saved = (self.deadline, self.limit_s)
+        self.deadline = min(self.deadline, time.monotonic() + seconds)
+        self.limit_s = min(self.limit_s, seconds)
+        try:
+            yield
+        finally:
+            self.deadline, self.limit_s = saved
+
+    def ensure_started(self) -> None:
+        if self.import_failure:
+            raise self.import_failure
+        if not self.worker.alive:
+            self.worker._limit = self.limit_s
+            self.starts += 1
+            try:
+                self.worker.start(self.deadline)
+            except ImportFailed as exc:
+                self.import_failure = exc
+                raise
+
+    def _exchange(self, message: dict) -> dict:
+        self.ensure_started()
+        self.worker._limit = self.limit_s
+        return self.worker.exchange(message, self.deadline, _where(message))
+
+    def take_output(self) -> tuple[str, int]:
+        if self.worker.proc is not None:
+            self.worker._drain_output()
+        return self.worker.capture.take()
+
+    def notes(self) -> list[str]:
+        return self.worker.notes
+
+    def close(self) -> None:
+        self.worker.close()
+
+
+def _where(message: dict) -> str:
+    op = message.get("op")
+    if op == "new":
+        return f"{message.get('cls')}(...)"
+    if op in ("call", "get", "set"):
+        target = message.get("target")
+        owner = target.type if isinstance(target, protocol.Ref) else "solution"
+        return f"{owner}.{message.get('name')}"
+    return f"the grader's {op!r} request"

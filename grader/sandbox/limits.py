@@ -1,0 +1,103 @@
+"""Confinement of the worker, applied by the worker to itself before any student code runs.
+
+- resource limits: address space, file size, no core dumps, and (as the sandbox user) processes;
+- when started as root: a private mount namespace in which the grader's protected paths (project,
+  reference, rubrics, results, data sets) are covered by empty read-only file systems, no network,
+  then the unprivileged sandbox user (`nobody` by default) with no supplementary groups.
+Each step that the platform refuses is reported as a note rather than aborting grading.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import pwd
+import resource
+import signal
+from dataclasses import dataclass, field
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REC, MS_PRIVATE = 0x4000, 1 << 18
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass
+class Confinement:
+    memory_mb: int = 2048
+    file_size_mb: int = 64
+    max_processes: int = 64
+    user: str = "nobody"
+    protected_paths: list[str] = field(default_factory=list)
+    network: bool = False
+
+
+def _libc():
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def isolate_as_root(conf: Confinement) -> list[str]:
+    """Namespaces and protected paths. Must run as root, before `drop_privileges`. Returns notes."""
+    notes = []
+    libc = _libc()
+    flags = CLONE_NEWNS | (0 if conf.network else CLONE_NEWNET)
+    try:
+        _check(libc.unshare(flags), "unshare")
+        _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    except OSError as exc:
+        return [f"the worker could not enter private namespaces ({exc}); protected paths rely on "
+                "file permissions and the network is not removed"]
+    for path in conf.protected_paths:
+        if not os.path.isdir(path):
+            continue
+        opts = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+        try:
+            _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", opts, b"size=4k,mode=000"), f"hide {path}")
+        except OSError as exc:
+            notes.append(str(exc))
+    return notes
+
+
+def drop_privileges(conf: Confinement) -> None:
+    """Becomes the sandbox user for good (root only)."""
+    entry = pwd.getpwnam(conf.user)
+    os.setgroups([])
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+    if os.getuid() == 0 or os.geteuid() == 0:
+        raise RuntimeError("could not drop root privileges")
+
+
+def apply_rlimits(conf: Confinement, *, as_sandbox_user: bool) -> None:
+    mb = 2**20
+    resource.setrlimit(resource.RLIMIT_AS, (conf.memory_mb * mb, conf.memory_mb * mb))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (conf.file_size_mb * mb, conf.file_size_mb * mb))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if as_sandbox_user:
+        # Counted per user: only meaningful, and only safe, for the dedicated sandbox user.
+        resource.setrlimit(resource.RLIMIT_NPROC, (conf.max_processes, conf.max_processes))
+
+
+def die_with_parent() -> None:
+    """Set after the privilege drop, which clears it."""
+    try:
+        _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def sandbox_user_ids(user: str = "nobody") -> tuple[int, int] | None:
+    """(uid, gid) of the sandbox user when this process is root, else None (no privilege drop)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        return None
+    return entry.pw_uid, entry.pw_gid

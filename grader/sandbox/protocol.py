@@ -1,0 +1,180 @@
+"""The data-only wire format between the grader and the worker; the only module that knows it.
+
+A frame is an 8-byte big-endian body length, then the body: a 4-byte JSON length, the JSON
+document, then each array as an 8-byte length and an `.npy` image. Decoding never executes
+anything: JSON, and `.npy` read with `allow_pickle=False` and a whitelist of numeric dtypes.
+
+Values that cross: None, bool, int, float (NaN and infinities included), str, list, tuple, dict
+(keys str or int), numeric NumPy arrays and scalars, `Ref` (a handle on an object that stays in
+the process that owns it) and `Opaque` (the description of a value that cannot cross).
+"""
+from __future__ import annotations
+
+import io
+import json
+import math
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_DEPTH = 64
+_ALLOWED_KINDS = frozenset("biufc")
+
+
+class ProtocolError(Exception):
+    """A message that is malformed, truncated, too large or holds a value that cannot cross."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A handle on an object held by the other side's object table."""
+    id: int
+    type: str
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """A value that cannot cross the protocol (a function, a generator, an object in a list...)."""
+    type: str
+    repr: str
+
+
+def _encode_value(value, arrays: list, register, depth: int):
+    if depth > MAX_DEPTH:
+        raise ProtocolError(f"value nested deeper than {MAX_DEPTH} levels")
+    if value is None or type(value) in (bool, str):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, np.bool_):
+        return int(value) if -2**63 <= int(value) < 2**63 else {"t": "bigint", "v": str(int(value))}
+    if isinstance(value, float) and type(value) in (float, np.float64):
+        return value if math.isfinite(value) else {"t": "float", "v": repr(float(value))}
+    if isinstance(value, (np.ndarray, np.generic)):
+        array = np.asarray(value)  # an ndarray subclass crosses as a plain ndarray
+        if array.dtype.kind not in _ALLOWED_KINDS:
+            return _opaque(value)
+        arrays.append(np.ascontiguousarray(array))
+        return {"t": "nd", "i": len(arrays) - 1}
+    if isinstance(value, Ref):
+        return {"t": "ref", "id": value.id, "type": value.type}
+    if isinstance(value, Opaque):
+        return {"t": "opaque", "type": value.type, "repr": value.repr}
+    if type(value) in (list, tuple):
+        items = [_encode_value(v, arrays, register, depth + 1) for v in value]
+        return items if type(value) is list else {"t": "tuple", "v": items}
+    if type(value) is dict:
+        pairs = []
+        for k, v in value.items():
+            if not isinstance(k, (str, int)) or isinstance(k, bool):
+                raise ProtocolError(f"dict key {k!r} of type {type(k).__name__} cannot cross")
+            pairs.append([k, _encode_value(v, arrays, register, depth + 1)])
+        return {"t": "dict", "v": pairs}
+    if register is not None:
+        return _encode_value(register(value), arrays, None, depth)
+    return _opaque(value)
+
+
+def _opaque(value) -> dict:
+    try:
+        text = repr(value)[:200]
+    except Exception:  # a student's __repr__ may raise
+        text = "<unrepresentable>"
+    return {"t": "opaque", "type": type(value).__name__, "repr": text}
+
+
+def _decode_value(node, arrays: list, depth: int):
+    if depth > MAX_DEPTH:
+        raise ProtocolError(f"value nested deeper than {MAX_DEPTH} levels")
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    if isinstance(node, list):
+        return [_decode_value(v, arrays, depth + 1) for v in node]
+    if not isinstance(node, dict) or "t" not in node:
+        raise ProtocolError(f"unexpected JSON node {str(node)[:80]}")
+    tag = node["t"]
+    try:
+        if tag == "nd":
+            return arrays[node["i"]]
+        if tag == "tuple":
+            return tuple(_decode_value(v, arrays, depth + 1) for v in node["v"])
+        if tag == "dict":
+            out = {}
+            for k, v in node["v"]:
+                if not isinstance(k, (str, int)):
+                    raise ProtocolError("dict key must be str or int")
+                out[k] = _decode_value(v, arrays, depth + 1)
+            return out
+        if tag == "float":
+            return float(node["v"])
+        if tag == "bigint":
+            return int(node["v"])
+        if tag == "ref":
+            return Ref(int(node["id"]), str(node["type"]))
+        if tag == "opaque":
+            return Opaque(str(node["type"]), str(node["repr"]))
+    except ProtocolError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise ProtocolError(f"malformed {tag!r} node: {exc}") from None
+    raise ProtocolError(f"unknown tag {tag!r}")
+
+
+def encode(message, *, register=None, max_bytes: int) -> bytes:
+    """message: a value as above -> one frame. `register(obj) -> Ref` turns other objects into refs."""
+    arrays: list[np.ndarray] = []
+    doc = json.dumps(_encode_value(message, arrays, register, 0), allow_nan=False).encode()
+    size = 12 + len(doc) + sum(8 + 128 + a.nbytes for a in arrays)
+    if size > max_bytes:
+        raise ProtocolError(f"message of about {size / 2**20:.1f} MiB exceeds the "
+                            f"{max_bytes / 2**20:.0f} MiB limit")
+    parts = [struct.pack(">I", len(doc)), doc]
+    for array in arrays:
+        buf = io.BytesIO()
+        np.lib.format.write_array(buf, array, allow_pickle=False)
+        parts += [struct.pack(">Q", buf.tell()), buf.getvalue()]
+    body = b"".join(parts)
+    return struct.pack(">Q", len(body)) + body
+
+
+def frame_length(prefix: bytes, *, max_bytes: int) -> int:
+    """prefix: the first 8 bytes of a frame -> the length of its body; refuses oversized frames."""
+    (length,) = struct.unpack(">Q", prefix)
+    if length > max_bytes:
+        raise ProtocolError(f"incoming message of {length / 2**20:.1f} MiB exceeds the "
+                            f"{max_bytes / 2**20:.0f} MiB limit")
+    return length
+
+
+def decode(body: bytes):
+    """body: a frame without its 8-byte length -> the value. Raises ProtocolError on anything odd."""
+    try:
+        view = memoryview(body)
+        if len(view) < 4:
+            raise ProtocolError("truncated message")
+        (doc_len,) = struct.unpack(">I", view[:4])
+        if 4 + doc_len > len(view):
+            raise ProtocolError("truncated JSON document")
+        doc = json.loads(bytes(view[4:4 + doc_len]).decode())
+        arrays, pos = [], 4 + doc_len
+        while pos < len(view):
+            if pos + 8 > len(view):
+                raise ProtocolError("truncated array header")
+            (n,) = struct.unpack(">Q", view[pos:pos + 8])
+            if pos + 8 + n > len(view):
+                raise ProtocolError("truncated array")
+            arrays.append(_read_array(bytes(view[pos + 8:pos + 8 + n])))
+            pos += 8 + n
+        return _decode_value(doc, arrays, 0)
+    except ProtocolError:
+        raise
+    except (ValueError, UnicodeDecodeError, RecursionError, struct.error) as exc:
+        raise ProtocolError(f"malformed message: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def _read_array(data: bytes) -> np.ndarray:
+    array = np.lib.format.read_array(io.BytesIO(data), allow_pickle=False)
+    if array.dtype.kind not in _ALLOWED_KINDS or array.dtype.fields is not None:
+        raise ProtocolError(f"array of dtype {array.dtype} is not allowed")
+    return array

@@ -1,0 +1,154 @@
+"""The worker: the only process that imports the student's solution.py. Started by `client.py`.
+
+It confines itself (limits.py), sends its stdout and stderr to the grader's capture pipe, imports
+the solution, answers one hello frame, then answers requests until its request pipe closes.
+"""
+from __future__ import annotations
+
+import faulthandler
+import importlib
+import json
+import os
+import sys
+import time
+
+from . import limits, protocol
+from .dispatch import Dispatcher
+from .errors import describe_exception
+from .handle import load_module
+
+# Imported before the privilege drop, so the student can use them even where the sandbox user
+# cannot read the Python installation.
+BASE_PRELOAD = ["numpy", "math", "random", "time", "copy", "collections", "itertools", "functools",
+                "typing", "dataclasses", "json", "warnings", "abc", "re", "string", "operator",
+                "traceback", "linecache", "numpy.linalg", "numpy.random", "numpy.lib.stride_tricks"]
+
+
+class ImportBlocker:
+    """Refuses forbidden packages at import time; the static check reports them too."""
+
+    def __init__(self, forbidden: list[str], assignment_rule: str):
+        self.forbidden, self.rule = set(forbidden), assignment_rule
+
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in self.forbidden:
+            raise ImportError(f"importing {name!r} is not allowed here: {self.rule}")
+        return None
+
+
+def _read_exact(fd: int, n: int) -> bytes | None:
+    chunks, remaining = [], n
+    while remaining:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _flush_output() -> None:
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+class Channel:
+    def __init__(self, req_fd: int, resp_fd: int, max_bytes: int):
+        self.req_fd, self.resp_fd, self.max_bytes = req_fd, resp_fd, max_bytes
+
+    def receive(self):
+        prefix = _read_exact(self.req_fd, 8)
+        if prefix is None:
+            return None
+        body = _read_exact(self.req_fd, protocol.frame_length(prefix, max_bytes=self.max_bytes))
+        return None if body is None else protocol.decode(body)
+
+    def send(self, response: dict, register=None, where: str = "") -> None:
+        _flush_output()
+        try:
+            frame = protocol.encode(response, register=register, max_bytes=self.max_bytes)
+        except (protocol.ProtocolError, RecursionError, TypeError, ValueError) as exc:
+            frame = protocol.encode({"error": {
+                "where": where, "type": "UnsendableResult",
+                "message": f"the value returned cannot be sent to the grader: {exc}", "traceback": ""}},
+                max_bytes=self.max_bytes)
+        _write_all(self.resp_fd, frame)
+
+
+def main(config_json: str) -> None:
+    config = json.loads(config_json)
+    channel = Channel(config["req_fd"], config["resp_fd"], config["max_bytes"])
+    conf = limits.Confinement(**config["confinement"])
+    notes: list[str] = []
+
+    for name in BASE_PRELOAD + config.get("preload", []):
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+
+    as_root = os.geteuid() == 0 and config.get("drop_privileges", True)
+    if as_root:
+        notes += limits.isolate_as_root(conf)
+        limits.drop_privileges(conf)
+        stdlib = os.path.dirname(os.__file__)
+        if not os.access(stdlib, os.R_OK | os.X_OK):
+            notes.append(f"the sandbox user cannot read the Python installation ({stdlib}): modules "
+                         "not preloaded by the grader cannot be imported by solution.py")
+    limits.apply_rlimits(conf, as_sandbox_user=as_root)
+    limits.die_with_parent()
+
+    os.dup2(config["out_fd"], 1)
+    os.dup2(config["out_fd"], 2)
+    os.close(config["out_fd"])
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    sys.stdout.reconfigure(line_buffering=True)
+    faulthandler.enable(file=sys.stderr)
+
+    solution = config["solution"]
+    workdir = os.path.dirname(solution)
+    os.chdir(workdir)
+    project_root = config.get("project_root")
+    sys.path[:] = [workdir] + [p for p in sys.path if p and not (
+        project_root and os.path.abspath(p).startswith(project_root))]
+    if config.get("forbidden"):
+        sys.meta_path.insert(0, ImportBlocker(config["forbidden"], config.get("forbidden_rule", "")))
+    for name in list(sys.modules):  # the grader's own modules are not the student's to use
+        if name == "grader" or name.startswith("grader."):
+            sys.modules.pop(name, None)
+
+    start = time.monotonic()
+    try:
+        module = load_module(solution, "solution")
+    except BaseException as exc:  # noqa: B036 - a SystemExit at import is the student's error
+        channel.send({"error": describe_exception(exc, solution, "importing solution.py")})
+        return
+    sys.modules["solution"] = module
+    channel.send({"ok": {"notes": notes, "import_seconds": time.monotonic() - start}})
+
+    dispatcher = Dispatcher(module, solution)
+    while True:
+        try:
+            request = channel.receive()
+        except protocol.ProtocolError as exc:
+            channel.send({"error": {"where": "worker", "type": "ProtocolError", "message": str(exc),
+                                    "traceback": ""}})
+            continue
+        if request is None:
+            return
+        response = dispatcher.handle(request)
+        channel.send(response, register=dispatcher.register, where=dispatcher._where(request))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
