@@ -74,7 +74,8 @@ def _student_name(root: Path) -> str | None:
 
 
 def gradescope(*, root: str | Path | None = None, assignment: str | None = None,
-               rubric: str | Path | None = None, data_root: str | Path | None = None) -> SubmissionResult | None:
+               rubric: str | Path | Rubric | None = None,
+               data_root: str | Path | None = None) -> SubmissionResult | None:
     """Reads <root>/submission, writes <root>/results/results.json (root: $GRADER_GRADESCOPE_ROOT or
     /autograder). A results file is written whatever happens, over anything the submission left there."""
     root = Path(root or os.environ.get("GRADER_GRADESCOPE_ROOT", GRADESCOPE_ROOT))

@@ -97,9 +97,11 @@ def _result(item: Item, status: str, message: str, points: float = 0.0, **kw) ->
 
 def _run_item(item: Item, rubric: Rubric, student: RemoteHandle, reference, source: str, load_data,
               done: list[ItemResult]) -> ItemResult:
-    failed_deps = [r.id for r in done if r.id in item.depends_on and not r.passed]
+    failed_deps = [r for r in done if r.id in item.depends_on and not r.passed]
     if failed_deps:
-        return _result(item, FAILED, f"Not graded: it needs item(s) {', '.join(failed_deps)} to pass first.")
+        reasons = "; ".join(f"{r.id}: {r.message.splitlines()[0]}" for r in failed_deps)
+        return _result(item, FAILED, f"Not graded: it needs item(s) {', '.join(r.id for r in failed_deps)} "
+                                     f"to pass first ({reasons})")
     ctx = Context(item_id=item.id, params=item.params, student=student, reference=reference,
                   data=load_data, solution_source=source, sandbox=rubric.sandbox)
     start = time.monotonic()

@@ -213,8 +213,10 @@ def mlp_numerical_gradient(ctx):
         problem = mismatch(label, got, expected, rtol=1e-5, atol=1e-8, what="result")
         if problem:
             if as_array(got) is not None and as_array(got).shape == expected.shape:
-                one_sided = np.allclose(as_array(got), expected, rtol=1e-2, atol=1e-6)
-                if one_sided:
+                ratio = float(np.sum(as_array(got) * expected) / max(np.sum(expected * expected), 1e-300))
+                if np.isclose(ratio, 2, rtol=1e-3) or np.isclose(ratio, 0.5, rtol=1e-3):
+                    problem += "\n  Likely cause: the central difference (f(w + eps) - f(w - eps)) divides by 2 eps."
+                elif np.allclose(as_array(got), expected, rtol=1e-2, atol=1e-6):
                     problem += ("\n  Likely cause: a one-sided difference (f(w + eps) - f(w)) / eps; "
                                 "use central differences (f(w + eps) - f(w - eps)) / (2 eps).")
             raise CheckFailed(problem)

@@ -40,7 +40,8 @@ def forbidden_imports(ctx):
     try:
         found = forbidden_imports_in(ctx.solution_source, ctx.params["modules"])
     except SyntaxError as exc:
-        raise CheckFailed(f"solution.py has a syntax error at line {exc.lineno}: {exc.msg}") from None
+        raise CheckFailed(f"solution.py has a SyntaxError at line {exc.lineno} ({exc.msg}), so its imports "
+                          "cannot be read") from None
     if found:
         raise CheckFailed(f"solution.py imports forbidden packages ({ctx.params['rule']}): " + "; ".join(found))
     return Passed(f"no import of {', '.join(ctx.params['modules'])}")

@@ -8,17 +8,20 @@ Each step that the platform refuses is reported as a note rather than aborting g
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import pwd
 import resource
 import signal
+import tempfile
 from dataclasses import dataclass, field
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_REC, MS_PRIVATE = 0x4000, 1 << 18
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 0x4000, 1 << 18
+MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 
 
@@ -42,7 +45,52 @@ def _check(result: int, what: str) -> None:
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
-def isolate_as_root(conf: Confinement) -> list[str]:
+def _blocked_ancestor(path: str) -> str | None:
+    """The highest folder on the way to `path` that other users cannot traverse, if any."""
+    parts = os.path.realpath(path).split(os.sep)[1:]
+    current = ""
+    for part in parts:
+        current += os.sep + part
+        try:
+            if os.path.isdir(current) and not os.stat(current).st_mode & 0o001:
+                return current
+        except OSError:
+            return None
+    return None
+
+
+def expose_to_sandbox(paths: list[str], libc) -> list[str]:
+    """Makes `paths` (the Python installation) reachable for the sandbox user inside the private mount
+    namespace: each blocked ancestor (say /root, mode 700, holding pyenv) is covered by a tmpfs that
+    holds only the way down to those paths, bind-mounted back. Everything else there stays hidden."""
+    notes, groups = [], {}
+    for path in sorted({os.path.realpath(p) for p in paths if os.path.isdir(p)}):
+        ancestor = _blocked_ancestor(path)
+        if ancestor and not any(path.startswith(other + os.sep) for other in groups.get(ancestor, [])):
+            groups.setdefault(ancestor, []).append(path)
+    for ancestor, inner in groups.items():
+        staged = []
+        try:
+            for path in inner:
+                stage = tempfile.mkdtemp(prefix="grader-stage-")
+                _check(libc.mount(path.encode(), stage.encode(), None, MS_BIND | MS_REC, None), f"bind {path}")
+                staged.append((path, stage))
+            _check(libc.mount(b"tmpfs", ancestor.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"mode=755"),
+                   f"cover {ancestor}")
+            for path, stage in staged:
+                os.makedirs(path, mode=0o755, exist_ok=True)
+                _check(libc.mount(stage.encode(), path.encode(), None, MS_BIND | MS_REC, None), f"expose {path}")
+        except OSError as exc:
+            notes.append(f"could not expose {ancestor} to the sandbox user ({exc})")
+        finally:
+            for _, stage in staged:
+                libc.umount2(stage.encode(), MNT_DETACH)
+                with contextlib.suppress(OSError):
+                    os.rmdir(stage)
+    return notes
+
+
+def isolate_as_root(conf: Confinement, expose: list[str] = ()) -> list[str]:
     """Namespaces and protected paths. Must run as root, before `drop_privileges`. Returns notes."""
     notes = []
     libc = _libc()
@@ -53,6 +101,7 @@ def isolate_as_root(conf: Confinement) -> list[str]:
     except OSError as exc:
         return [f"the worker could not enter private namespaces ({exc}); protected paths rely on "
                 "file permissions and the network is not removed"]
+    notes += expose_to_sandbox(list(expose), libc)
     for path in conf.protected_paths:
         if not os.path.isdir(path):
             continue

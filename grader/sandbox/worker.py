@@ -84,6 +84,16 @@ class Channel:
         _write_all(self.resp_fd, frame)
 
 
+def _python_paths() -> list[str]:
+    """Where this interpreter and its packages live (to keep them readable by the sandbox user)."""
+    import site
+    import sysconfig
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
+    paths.update(sysconfig.get_paths().values())
+    paths.update(site.getsitepackages())
+    return sorted(p for p in paths if p)
+
+
 def main(config_json: str) -> None:
     config = json.loads(config_json)
     channel = Channel(config["req_fd"], config["resp_fd"], config["max_bytes"])
@@ -98,7 +108,7 @@ def main(config_json: str) -> None:
 
     as_root = os.geteuid() == 0 and config.get("drop_privileges", True)
     if as_root:
-        notes += limits.isolate_as_root(conf)
+        notes += limits.isolate_as_root(conf, expose=_python_paths())
         limits.drop_privileges(conf)
         stdlib = os.path.dirname(os.__file__)
         if not os.access(stdlib, os.R_OK | os.X_OK):

@@ -1,0 +1,110 @@
+"""The product's first promises: the reference scores full marks, deterministically; the template
+scores 0 without crashing, with a message on every item; the command line says so."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from grader import api
+from grader.report.gradescope import to_gradescope
+
+from .conftest import REFERENCE_MLP, ROOT, TEMPLATE_MLP
+
+
+def _without_timing(result) -> str:
+    doc = result.to_dict()
+    doc.pop("duration_s")
+    for item in doc["items"]:
+        item.pop("duration_s")
+    doc.pop("solution")
+    return json.dumps(doc, sort_keys=True)
+
+
+@pytest.mark.slow
+def test_reference_scores_full_marks_twice_with_identical_results(mlp_rubric):
+    first = api.grade(REFERENCE_MLP, rubric=mlp_rubric)
+    assert [i.id for i in first.items if not i.passed] == []
+    assert first.score == first.max_score == 100
+    assert first.items[-1].details["accuracy"] >= mlp_rubric.item("accuracy").params["threshold"]
+    second = api.grade(REFERENCE_MLP, rubric=mlp_rubric)
+    assert _without_timing(first) == _without_timing(second)
+
+
+def test_template_scores_zero_without_crashing_and_every_item_says_why(mlp_rubric):
+    result = api.grade(TEMPLATE_MLP, rubric=mlp_rubric)
+    assert result.error is None
+    assert result.score == 0
+    assert len(result.items) == len(mlp_rubric.items)
+    for item in result.items:
+        assert item.status == "failed", item
+        assert item.message.strip(), item.id
+    messages = {i.id: i.message for i in result.items}
+    assert "not implemented yet" in messages["relu"]
+    assert "BEST_CONFIG" in messages["best_config"]
+    assert "needs item(s) best_config" in messages["accuracy"]
+
+
+def test_grading_the_reference_again_gives_the_same_messages(fast_rubric):
+    first = api.grade(REFERENCE_MLP, rubric=fast_rubric)
+    second = api.grade(REFERENCE_MLP, rubric=fast_rubric)
+    assert first.score == first.max_score
+    assert _without_timing(first) == _without_timing(second)
+
+
+def test_check_runs_public_items_only_and_never_says_all_passed(mlp_rubric):
+    public = [i.id for i in mlp_rubric.items if i.public and i.check != "accuracy_gate"]
+    result = api.check(REFERENCE_MLP, rubric=mlp_rubric, items=public)
+    assert {i.id for i in result.items} == set(public)
+    assert all(i.visibility == "visible" for i in result.items)
+    assert result.hidden_items_exist
+    assert "public checks passed" in result.summary()
+    assert "All" in result.summary() and "all passed" not in result.summary().lower()
+
+
+def _cli(*args, cwd=ROOT):
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_cli_list_names_the_mlp_assignment():
+    out = _cli("list")
+    assert out.returncode == 0
+    assert "mlp" in out.stdout and "100 points" in out.stdout
+
+
+def test_cli_check_exit_status_follows_the_verdict():
+    ok = _cli("check", str(REFERENCE_MLP), "--assignment", "mlp", "--item", "relu", "--item", "forward")
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "public checks passed" in ok.stdout
+    bad = _cli("check", str(TEMPLATE_MLP), "--assignment", "mlp", "--item", "relu")
+    assert bad.returncode == 1
+    assert "not implemented yet" in bad.stdout
+
+
+def test_cli_rejects_a_missing_file_and_an_unknown_assignment(tmp_path):
+    missing = _cli("check", str(tmp_path / "nope.py"), "--assignment", "mlp")
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    unknown = _cli("check", str(REFERENCE_MLP), "--assignment", "nosuch")
+    assert unknown.returncode == 2 and "no rubric for assignment 'nosuch'" in unknown.stderr
+
+
+def test_grade_json_is_gradescope_format_with_ids_first(tmp_path, fast_rubric):
+    out = tmp_path / "results.json"
+    ran = _cli("grade", str(TEMPLATE_MLP), "--assignment", "mlp", "--item", "relu", "--item", "update",
+               "--json", str(out))
+    assert ran.returncode == 0, ran.stderr
+    doc = json.loads(out.read_text())
+    assert doc["score"] == 0 and doc["stdout_visibility"] == "hidden"
+    assert [t["name"].split(":")[0] for t in doc["tests"]] == ["relu", "update"]
+    for test in doc["tests"]:
+        assert set(test) >= {"name", "score", "max_score", "status", "visibility", "output"}
+        assert test["status"] == "failed" and test["output"]
+
+
+def test_gradescope_document_marks_hidden_items(fast_rubric):
+    result = api.grade(TEMPLATE_MLP, rubric=fast_rubric.select(only=["relu", "backward_tanh", "softmax_stable"]))
+    doc = to_gradescope(result)
+    assert [t["visibility"] for t in doc["tests"]] == ["visible", "after_due_date", "hidden"]
