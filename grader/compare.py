@@ -77,12 +77,12 @@ def likely_cause(name: str, actual: np.ndarray, expected: np.ndarray, batch: int
 
 
 def mismatch(name: str, actual, expected, *, rtol: float, atol: float, batch: int | None = None,
-             what: str = "value") -> str | None:
+             what: str = "expected value") -> str | None:
     """None when `actual` is close to `expected`, else an explanation naming `name`."""
     e = np.asarray(expected)
     a = as_array(actual)
     if a is None:
-        return f"{name} should be {what} of shape {e.shape}, but it is {describe_type(actual)}"
+        return f"{name} should be an array of shape {e.shape}, but it is {describe_type(actual)}"
     if a.shape != e.shape:
         if a.size == e.size == 1:
             a = a.reshape(e.shape)
@@ -108,7 +108,7 @@ def mismatch(name: str, actual, expected, *, rtol: float, atol: float, batch: in
         return None
     n_bad, n = int(bad.sum()), a.size
     i_abs, i_rel = int(np.nanargmax(diff)), int(np.nanargmax(np.where(np.isnan(rel), -1, rel)))
-    lines = [f"{name} does not match the expected {what} (shape {e.shape}, {a.dtype}):",
+    lines = [f"{name} does not match the {what} (shape {e.shape}, {a.dtype}):",
              f"  Mismatched elements: {n_bad} / {n} ({100 * n_bad / n:.1f}%)",
              f"  Greatest absolute difference: {diff.flat[i_abs]:.4g} at index {_index(i_abs, e.shape)} "
              f"(up to {atol:.1g} allowed)",

@@ -74,19 +74,24 @@ def _locate(folder: Path, stem: str) -> Path | None:
 
 
 def read_idx(path: Path) -> np.ndarray:
-    """Reads an IDX file (optionally gzipped) of unsigned bytes into an array of its declared shape."""
+    """Reads an IDX file (optionally gzipped) of unsigned bytes into an array of its declared shape,
+    decompressing straight into the array (no intermediate copy)."""
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != 0x08:
-        raise ValueError(f"{path}: not an IDX file of unsigned bytes")
-    ndim = raw[3]
-    dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    offset = 4 + 4 * ndim
-    count = int(np.prod(dims))
-    if len(raw) - offset != count:
-        raise ValueError(f"{path}: expected {count} bytes of data, found {len(raw) - offset}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=offset).reshape(dims)
+        magic = f.read(4)
+        if len(magic) < 4 or magic[:3] != b"\x00\x00\x08":
+            raise ValueError(f"{path}: not an IDX file of unsigned bytes")
+        dims = [int.from_bytes(f.read(4), "big") for _ in range(magic[3])]
+        array = np.empty(int(np.prod(dims)), dtype=np.uint8)
+        view, filled = memoryview(array), 0
+        while filled < array.size:
+            got = f.readinto(view[filled:])
+            if not got:
+                raise ValueError(f"{path}: expected {array.size} bytes of data, found {filled}")
+            filled += got
+        if f.read(1):
+            raise ValueError(f"{path}: more data than its header declares")
+    return array.reshape(dims)
 
 
 def load_split(name: str, *, train_size: int, val_size: int, seed: int,

@@ -26,8 +26,10 @@ def sandbox_config(rubric: Rubric, *, protected: list[str] | None = None, data_r
     if data_root:
         hidden.append(str(Path(data_root).resolve()))
     spec = rubric.sandbox
+    # The worker may live through every item: its CPU budget is the whole rubric's time, plus import.
+    cpu_budget = int(sum(i.timeout_s for i in rubric.items) + spec.import_timeout_s) + 10
     return SandboxConfig(
-        confinement=Confinement(memory_mb=spec.memory_mb, protected_paths=hidden),
+        confinement=Confinement(memory_mb=spec.memory_mb, protected_paths=hidden, cpu_seconds=cpu_budget),
         import_timeout_s=spec.import_timeout_s, max_message_mb=spec.max_message_mb,
         output_limit_kb=spec.output_limit_kb, preload=list(spec.preload),
         forbidden=list(spec.forbidden_imports), forbidden_rule=spec.forbidden_rule,

@@ -30,10 +30,10 @@ def mlp_architectures(*, max_input=6, max_hidden_layers=3, max_width=6, max_clas
     })
 
 
-def mlp_examples(activations, *, max_batch=6, **arch):
+def mlp_examples(activations, *, min_batch=1, max_batch=6, **arch):
     return st.tuples(mlp_architectures(**arch), st.fixed_dictionaries({
         "activation": st.sampled_from(list(activations)),
-        "batch": st.integers(1, max_batch),
+        "batch": st.integers(min_batch, max_batch),
         "seed": SEEDS,
     })).map(lambda pair: {**pair[0], **pair[1]})
 

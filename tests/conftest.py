@@ -16,10 +16,6 @@ TEMPLATE_MLP = ROOT / "student_template" / "mlp" / "solution.py"
 IS_ROOT = os.geteuid() == 0
 
 
-def pytest_configure(config):
-    os.environ.setdefault("GRADER_TEST", "1")
-
-
 @pytest.fixture(scope="session")
 def mlp_rubric():
     return load_assignment("mlp")

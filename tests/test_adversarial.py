@@ -136,3 +136,24 @@ def test_the_worker_cannot_read_the_reference_or_reach_the_network(reference_sou
         assert handle.module.get("UID") != 0
     finally:
         handle.close()
+
+
+def test_a_missing_method_is_named(reference_source, short_rubric, grade_source):
+    source = mutate(reference_source, "    def relu(self, x, grad=False):", "    def relu_(self, x, grad=False):")
+    result = grade_source(source, short_rubric, only=["relu", "sigmoid"])
+    assert _failed(result) == {"relu"}
+    assert "'relu' is not defined in solution.py" in by_id(result)["relu"].message
+
+
+def test_a_wrong_return_type_is_named(reference_source, short_rubric, grade_source):
+    source = mutate(reference_source, "        return cache\n", "        return list(cache.values())\n")
+    result = grade_source(source, short_rubric, only=["forward"])
+    assert "forward(x) should return a dict (the cache), but it returned a list" in result.items[0].message
+
+
+def test_an_exception_shows_only_the_students_frames(reference_source, short_rubric, grade_source):
+    source = _inject(reference_source, "softmax", "raise ValueError('bad logits')")
+    message = grade_source(source, short_rubric, only=["softmax"]).items[0].message
+    assert "NN.softmax raised ValueError: bad logits" in message
+    assert 'File "solution.py", line' in message
+    assert "grader" not in message.split("Smallest")[0].replace("grader/", "")

@@ -39,8 +39,9 @@ def test_template_scores_zero_without_crashing_and_every_item_says_why(mlp_rubri
     assert result.score == 0
     assert len(result.items) == len(mlp_rubric.items)
     for item in result.items:
-        assert item.status == "failed", item
         assert item.message.strip(), item.id
+        if item.max_points > 0:              # a 0-point gate (NumPy only) may pass: nothing is imported
+            assert item.status == "failed", item
     messages = {i.id: i.message for i in result.items}
     assert "not implemented yet" in messages["relu"]
     assert "BEST_CONFIG" in messages["best_config"]

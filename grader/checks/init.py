@@ -5,7 +5,6 @@ functions), the standard deviation within a relative tolerance, and reproducibil
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
 
 from ..compare import as_array, describe_type
 from .base import CheckFailed, Param, Passed, check
@@ -35,6 +34,8 @@ def _glorot_cause(max_abs, fan_in, fan_out) -> str:
        std_rtol=Param(float, 0.1))
 def mlp_init(ctx):
     """NN(..., init_method=method, seed=seed).weights: shapes, biases, values and their distribution."""
+    from scipy import stats  # 100 MB and 1.5 s: paid only by rubrics with initialisation items
+
     p = ctx.params
     dims = p["dims"]
     kwargs = dict(hidden_dims=tuple(dims[1:-1]), input_dim=dims[0], n_classes=dims[-1],

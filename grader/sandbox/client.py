@@ -164,8 +164,8 @@ class WorkerProcess:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def exchange(self, message: dict, deadline: float, where: str) -> dict:
-        frame = protocol.encode(message, max_bytes=self.max_bytes)
-        self._send(frame, deadline, where)
+        for part in protocol.encode_parts(message, max_bytes=self.max_bytes):
+            self._send(part, deadline, where)
         return self._receive(deadline, where)
 
     def _drain_output(self) -> None:
@@ -224,18 +224,18 @@ class WorkerProcess:
         self.kill()
         raise WorkerDied(death_message(code, where, self.config.confinement.memory_mb))
 
-    def _send(self, frame: bytes, deadline: float, where: str) -> None:
-        view = memoryview(frame)
+    def _send(self, frame, deadline: float, where: str) -> None:
+        view = memoryview(frame).cast("B")
         while view:
             view = view[self._wait(deadline, where, view, 0):]
 
-    def _receive_exact(self, n: int, deadline: float, where: str) -> bytes:
-        parts, remaining = [], n
-        while remaining:
-            chunk = self._wait(deadline, where, None, min(remaining, 1 << 20))
-            parts.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(parts)
+    def _receive_exact(self, n: int, deadline: float, where: str) -> bytearray:
+        buffer, filled = bytearray(n), 0
+        while filled < n:
+            chunk = self._wait(deadline, where, None, min(n - filled, 1 << 20))
+            buffer[filled:filled + len(chunk)] = chunk
+            filled += len(chunk)
+        return buffer
 
     def _receive(self, deadline: float, where: str) -> dict:
         try:

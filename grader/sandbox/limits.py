@@ -30,6 +30,7 @@ class Confinement:
     memory_mb: int = 2048
     file_size_mb: int = 64
     max_processes: int = 64
+    cpu_seconds: int = 3600          # per process: a backstop for what escapes the item time limits
     user: str = "nobody"
     protected_paths: list[str] = field(default_factory=list)
     network: bool = False
@@ -128,6 +129,7 @@ def apply_rlimits(conf: Confinement, *, as_sandbox_user: bool) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (conf.memory_mb * mb, conf.memory_mb * mb))
     resource.setrlimit(resource.RLIMIT_FSIZE, (conf.file_size_mb * mb, conf.file_size_mb * mb))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (conf.cpu_seconds, conf.cpu_seconds + 5))
     if as_sandbox_user:
         # Counted per user: only meaningful, and only safe, for the dedicated sandbox user.
         resource.setrlimit(resource.RLIMIT_NPROC, (conf.max_processes, conf.max_processes))

@@ -121,21 +121,26 @@ def _decode_value(node, arrays: list, depth: int):
     raise ProtocolError(f"unknown tag {tag!r}")
 
 
-def encode(message, *, register=None, max_bytes: int) -> bytes:
-    """message: a value as above -> one frame. `register(obj) -> Ref` turns other objects into refs."""
+def encode_parts(message, *, register=None, max_bytes: int) -> list:
+    """message -> the frame as a list of buffers, to be written in order. Arrays are not copied."""
     arrays: list[np.ndarray] = []
     doc = json.dumps(_encode_value(message, arrays, register, 0), allow_nan=False).encode()
-    size = 12 + len(doc) + sum(8 + 128 + a.nbytes for a in arrays)
-    if size > max_bytes:
-        raise ProtocolError(f"message of about {size / 2**20:.1f} MiB exceeds the "
-                            f"{max_bytes / 2**20:.0f} MiB limit")
-    parts = [struct.pack(">I", len(doc)), doc]
+    parts = [None, struct.pack(">I", len(doc)), doc]
     for array in arrays:
-        buf = io.BytesIO()
-        np.lib.format.write_array(buf, array, allow_pickle=False)
-        parts += [struct.pack(">Q", buf.tell()), buf.getvalue()]
-    body = b"".join(parts)
-    return struct.pack(">Q", len(body)) + body
+        header = io.BytesIO()
+        np.lib.format.write_array_header_2_0(header, np.lib.format.header_data_from_array_1_0(array))
+        payload = memoryview(array).cast("B") if array.size else b""
+        parts += [struct.pack(">Q", header.tell() + len(payload)), header.getvalue(), payload]
+    length = sum(len(p) for p in parts[1:])
+    if length > max_bytes:
+        raise ProtocolError(f"message of {length / 2**20:.1f} MiB exceeds the {max_bytes / 2**20:.0f} MiB limit")
+    parts[0] = struct.pack(">Q", length)
+    return parts
+
+
+def encode(message, *, register=None, max_bytes: int) -> bytes:
+    """message -> one frame (a copy; `encode_parts` avoids it for large arrays)."""
+    return b"".join(bytes(p) for p in encode_parts(message, register=register, max_bytes=max_bytes))
 
 
 def frame_length(prefix: bytes, *, max_bytes: int) -> int:
@@ -164,7 +169,7 @@ def decode(body: bytes):
             (n,) = struct.unpack(">Q", view[pos:pos + 8])
             if pos + 8 + n > len(view):
                 raise ProtocolError("truncated array")
-            arrays.append(_read_array(bytes(view[pos + 8:pos + 8 + n])))
+            arrays.append(_read_array(view[pos + 8:pos + 8 + n]))
             pos += 8 + n
         return _decode_value(doc, arrays, 0)
     except ProtocolError:
@@ -173,10 +178,10 @@ def decode(body: bytes):
         raise ProtocolError(f"malformed message: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
-def _read_array(data: bytes) -> np.ndarray:
+def _read_array(data: memoryview) -> np.ndarray:
     """An `.npy` image -> array. The header's declared size must match the bytes that are there, so a
     forged header can never make the grader allocate more than the message itself."""
-    stream = io.BytesIO(data)
+    stream = io.BytesIO(data[:min(len(data), 65536)])  # the header; the data is viewed, not copied
     try:
         version = np.lib.format.read_magic(stream)
         if version == (1, 0):
@@ -194,9 +199,12 @@ def _read_array(data: bytes) -> np.ndarray:
     if not all(isinstance(n, int) and n >= 0 for n in shape):
         raise ProtocolError(f"bad array shape {shape}")
     count = math.prod(shape)
-    payload = memoryview(data)[stream.tell():]
+    payload = data[stream.tell():]
     if count * dtype.itemsize != len(payload):
         raise ProtocolError(f"array of shape {shape} needs {count * dtype.itemsize} bytes, "
                             f"the message holds {len(payload)}")
-    array = np.frombuffer(payload, dtype=dtype, count=count).copy()
+    # A view into the message: writable when the message was received into a bytearray.
+    array = np.frombuffer(payload, dtype=dtype, count=count)
+    if not array.flags.writeable:
+        array = array.copy()
     return array.reshape(shape[::-1]).transpose() if fortran else array.reshape(shape)

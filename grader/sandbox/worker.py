@@ -36,19 +36,20 @@ class ImportBlocker:
         return None
 
 
-def _read_exact(fd: int, n: int) -> bytes | None:
-    chunks, remaining = [], n
-    while remaining:
-        chunk = os.read(fd, min(remaining, 1 << 20))
-        if not chunk:
+def _read_exact(fd: int, n: int) -> bytearray | None:
+    """Reads into one writable buffer, so that arrays received are writable views, not copies."""
+    buffer, filled = bytearray(n), 0
+    view = memoryview(buffer)
+    while filled < n:
+        got = os.readv(fd, [view[filled:filled + (1 << 20)]])
+        if not got:
             return None
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+        filled += got
+    return buffer
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
+def _write_all(fd: int, data) -> None:
+    view = memoryview(data).cast("B")
     while view:
         view = view[os.write(fd, view):]
 
@@ -75,13 +76,14 @@ class Channel:
     def send(self, response: dict, register=None, where: str = "") -> None:
         _flush_output()
         try:
-            frame = protocol.encode(response, register=register, max_bytes=self.max_bytes)
+            parts = protocol.encode_parts(response, register=register, max_bytes=self.max_bytes)
         except (protocol.ProtocolError, RecursionError, TypeError, ValueError) as exc:
-            frame = protocol.encode({"error": {
+            parts = protocol.encode_parts({"error": {
                 "where": where, "type": "UnsendableResult",
                 "message": f"the value returned cannot be sent to the grader: {exc}", "traceback": ""}},
                 max_bytes=self.max_bytes)
-        _write_all(self.resp_fd, frame)
+        for part in parts:
+            _write_all(self.resp_fd, part)
 
 
 def _python_paths() -> list[str]:
