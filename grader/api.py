@@ -31,12 +31,27 @@ def _rubric(assignment: str | None, rubric: str | Path | Rubric | None) -> Rubri
     return load_assignment(assignment)
 
 
+def _selected(rubric: Rubric, items: list[str] | None, *, public_only: bool) -> Rubric:
+    """The items to run; unknown ids, or hidden ones in a self-check, are a clear error."""
+    if items:
+        known = {i.id: i for i in rubric.items}
+        unknown = [i for i in items if i not in known]
+        if unknown:
+            raise ValueError(f"{rubric.path}: no item {', '.join(map(repr, unknown))} in assignment "
+                             f"{rubric.assignment!r} (items: {', '.join(known)})")
+        hidden = [i for i in items if public_only and not known[i].public]
+        if hidden:
+            raise ValueError(f"item(s) {', '.join(map(repr, hidden))} are not public: `grader check` runs public "
+                             "items only (instructors: use `grader grade`)")
+    return rubric.select(public_only=public_only, only=items)
+
+
 def check(solution: str | Path, *, assignment: str | None = None, rubric: str | Path | Rubric | None = None,
           data_root: str | Path | None = None, items: list[str] | None = None,
           progress: Callable[[ItemResult], None] | None = None) -> SubmissionResult:
     """The public items only; the summary never says "all passed" when hidden items exist."""
     full = _rubric(assignment, rubric)
-    public = full.select(public_only=True, only=items)
+    public = _selected(full, items, public_only=True)
     hidden = len(full.select(public_only=True).items) < len(full.items)
     return run_rubric(public, solution, data_root=data_root, progress=progress, hidden_items_exist=hidden)
 
@@ -46,7 +61,7 @@ def grade(solution: str | Path, *, assignment: str | None = None, rubric: str | 
           progress: Callable[[ItemResult], None] | None = None) -> SubmissionResult:
     """Every item, hidden ones included; with `json_path`, also writes Gradescope's results.json format."""
     full = _rubric(assignment, rubric)
-    selected = full.select(only=items) if items else full
+    selected = _selected(full, items, public_only=False)
     protected = [str(Path(json_path).resolve().parent)] if json_path else None
     result = run_rubric(selected, solution, data_root=data_root, progress=progress, protected=protected)
     if json_path:

@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _run(args, console: Console, fn, **extra):
     rubric = api._rubric(args.assignment, args.rubric)
     scope = "public" if fn is api.check else "all"
-    selected = rubric.select(public_only=fn is api.check, only=args.items)
+    selected = api._selected(rubric, args.items, public_only=fn is api.check)
     console.header(rubric.title, rubric.assignment, scope, len(selected.items))
     result = fn(args.solution, rubric=rubric, data_root=args.data_root, items=args.items,
                 progress=console.item, **extra)

@@ -6,6 +6,9 @@ Each `inputs` generator maps an example dict to the arguments of the call under 
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -110,4 +113,126 @@ INPUTS = {
     "large_logits": (st.fixed_dictionaries(_BATCH_CLASSES), _large_logits),
     "vector_logits": (st.fixed_dictionaries({"classes": st.integers(2, 8), "seed": SEEDS}), _vector_logits),
     "loss_inputs": (st.fixed_dictionaries({**_BATCH_CLASSES, "extreme": st.booleans()}), _loss_inputs),
+}
+
+
+# --- layers following the contract (params, grads, training, forward, backward) ---
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """How to draw one layer under test: its class, constructor arguments and input, as an example dict
+    {"kwargs": ..., "input_shape": ..., "seed": ..., **extra}; `make_input` turns it into x."""
+    cls: str
+    examples: st.SearchStrategy
+    make_input: Callable[[dict], np.ndarray]
+    uses_rng: bool = False          # the constructor takes rng=
+    training: bool = True           # the mode the layer is checked in
+
+
+def _normal_input(example):
+    return rng_for(example).standard_normal(tuple(example["input_shape"]))
+
+
+def _kink_free_input(example):
+    return away_from_zero(_normal_input(example))
+
+
+def _tie_free_input(example):
+    """Distinct values 0.1 apart: no ties in any pooling window, even after a finite-difference step."""
+    shape = tuple(example["input_shape"])
+    values = rng_for(example).permutation(int(np.prod(shape))) * 0.1
+    return (values - values.mean()).reshape(shape)
+
+
+@st.composite
+def _conv_examples(draw):
+    k = draw(st.integers(1, 4))
+    stride = draw(st.integers(1, 3))
+    padding = draw(st.integers(0, min(2, k - 1) if k > 1 else 1))
+    low = max(1, k - 2 * padding)
+    h, w = draw(st.integers(low, low + 5)), draw(st.integers(low, low + 5))
+    c_in, c_out, n = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return {"kwargs": {"in_channels": c_in, "out_channels": c_out, "kernel_size": k, "stride": stride,
+                       "padding": padding},
+            "input_shape": [n, c_in, h, w], "seed": draw(SEEDS)}
+
+
+@st.composite
+def _pool_examples(draw):
+    k = draw(st.integers(1, 3))
+    stride = draw(st.sampled_from([None, 1, 2, 3]))
+    h, w = draw(st.integers(k, k + 5)), draw(st.integers(k, k + 5))
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return {"kwargs": {"kernel_size": k, "stride": stride}, "input_shape": [n, c, h, w], "seed": draw(SEEDS)}
+
+
+def _linear_examples():
+    return st.fixed_dictionaries({
+        "kwargs": st.fixed_dictionaries({"in_features": st.integers(1, 6), "out_features": st.integers(1, 6)}),
+        "n": st.integers(1, 5), "seed": SEEDS,
+    }).map(lambda e: {**e, "input_shape": [e["n"], e["kwargs"]["in_features"]]})
+
+
+def _elementwise_examples():
+    return st.fixed_dictionaries({"kwargs": st.just({}), "input_shape": _SHAPES, "seed": SEEDS})
+
+
+def _flatten_examples():
+    return st.fixed_dictionaries({"kwargs": st.just({}), "input_shape": st.lists(st.integers(1, 4), min_size=2,
+                                                                                  max_size=4), "seed": SEEDS})
+
+
+def _batchnorm_examples():
+    return st.fixed_dictionaries({
+        "kwargs": st.fixed_dictionaries({"num_features": st.integers(1, 5)}),
+        "n": st.integers(2, 6), "seed": SEEDS,
+    }).map(lambda e: {**e, "input_shape": [e["n"], e["kwargs"]["num_features"]]})
+
+
+LAYERS = {
+    "linear": LayerSpec("Linear", _linear_examples(), _normal_input, uses_rng=True),
+    "relu": LayerSpec("ReLU", _elementwise_examples(), _kink_free_input),
+    "sigmoid": LayerSpec("Sigmoid", _elementwise_examples(), _normal_input),
+    "tanh": LayerSpec("Tanh", _elementwise_examples(), _normal_input),
+    "conv2d": LayerSpec("Conv2d", _conv_examples(), _normal_input, uses_rng=True),
+    "maxpool2d": LayerSpec("MaxPool2d", _pool_examples(), _tie_free_input),
+    "flatten": LayerSpec("Flatten", _flatten_examples(), _normal_input),
+    "batchnorm_train": LayerSpec("BatchNorm1d", _batchnorm_examples(), _normal_input),
+    "batchnorm_eval": LayerSpec("BatchNorm1d", _batchnorm_examples(), _normal_input, training=False),
+}
+
+
+def layer_params(example: dict, shapes: dict[str, tuple]) -> dict[str, np.ndarray]:
+    """Parameters of the drawn shapes, O(1) outputs; the grader's own, not the layer's initialisation."""
+    rng = np.random.default_rng(example["seed"] + 7)
+    out = {}
+    for name, shape in shapes.items():
+        fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+        out[name] = rng.standard_normal(shape) / np.sqrt(fan_in)
+    return out
+
+
+# --- module-level functions: name -> (strategy of examples, example -> (args, kwargs)) ---
+
+@st.composite
+def _conv_shape_args(draw):
+    k = draw(st.integers(1, 7))
+    s, p = draw(st.integers(1, 4)), draw(st.integers(0, 3))
+    low = max(1, k - 2 * p)
+    return {"h": draw(st.integers(low, 40)), "w": draw(st.integers(low, 40)), "kernel_size": k, "stride": s,
+            "padding": p}
+
+
+@st.composite
+def _receptive_args(draw):
+    depth = draw(st.integers(1, 5))
+    kernels = draw(st.lists(st.integers(1, 7), min_size=depth, max_size=depth))
+    strides = draw(st.lists(st.integers(1, 3), min_size=depth, max_size=depth))
+    return {"kernel_sizes": kernels, "strides": strides}
+
+
+FUNCTION_INPUTS = {
+    "conv_output_shape": (_conv_shape_args(), lambda e: ((e["h"], e["w"], e["kernel_size"]),
+                                                         {"stride": e["stride"], "padding": e["padding"]})),
+    "receptive_field": (_receptive_args(), lambda e: ((list(e["kernel_sizes"]), list(e["strides"])), {})),
 }

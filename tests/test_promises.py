@@ -109,3 +109,27 @@ def test_gradescope_document_marks_hidden_items(fast_rubric):
     result = api.grade(TEMPLATE_MLP, rubric=fast_rubric.select(only=["relu", "backward_tanh", "softmax_stable"]))
     doc = to_gradescope(result)
     assert [t["visibility"] for t in doc["tests"]] == ["visible", "after_due_date", "hidden"]
+
+
+def test_cli_refuses_hidden_or_unknown_items_in_a_self_check():
+    hidden = _cli("check", str(REFERENCE_MLP), "--assignment", "mlp", "--item", "backward_tanh")
+    assert hidden.returncode == 2 and "not public" in hidden.stderr
+    unknown = _cli("grade", str(REFERENCE_MLP), "--assignment", "mlp", "--item", "bakward")
+    assert unknown.returncode == 2 and "no item 'bakward'" in unknown.stderr
+
+
+def test_two_processes_give_byte_identical_results(tmp_path):
+    """Hash seeds differ between processes; scores and messages must not."""
+    source = REFERENCE_MLP.read_text().replace('dA = (cache[f"Z{L}"] - labels) / n', 'dA = (cache[f"Z{L}"] - labels)')
+    solution = tmp_path / "solution.py"
+    solution.write_text(source)
+    docs = []
+    for run in range(2):
+        out = tmp_path / f"run{run}.json"
+        _cli("grade", str(solution), "--assignment", "mlp", "--item", "backward_relu", "--item", "softmax",
+             "--item", "init_glorot", "--json", str(out))
+        doc = json.loads(out.read_text())
+        doc.pop("execution_time")
+        docs.append(doc)
+    assert docs[0] == docs[1]
+    assert docs[0]["tests"][2]["status"] == "failed"

@@ -50,14 +50,10 @@ class ForwardFn:
 
 
 def _relu_pattern(ref_nn, x, weights, L):
-    cache = ref_nn.call("forward", x) if weights is None else (ref_nn.set("weights", weights) or ref_nn.call("forward", x))
+    """Which ReLU inputs are positive, by the reference's forward (a direction must not change it)."""
+    ref_nn.set("weights", weights)
+    cache = ref_nn.call("forward", x)
     return [cache[f"A{l}"] > 0 for l in range(1, L)]
-
-
-def _perturbed(weights, name, delta):
-    out = dict(weights)
-    out[name] = weights[name] + delta
-    return out
 
 
 def _validate_grads(grads, weights, batch) -> tuple[list[str], list[str]]:
@@ -81,43 +77,62 @@ def _validate_grads(grads, weights, batch) -> tuple[list[str], list[str]]:
     return problems, valid
 
 
+def fd_problems(f, point: dict, analytic: dict, labels: dict, *, step: float, rtol: float, atol: float,
+                rng: np.random.Generator, batch: int | None = None, guard=None) -> list[str]:
+    """Finite differences of the scalar f(point) for every array of `point` against `analytic` (same keys).
+
+    Decides with central differences along two random unit directions per array; localises element by
+    element only the arrays that fail, to report them as assert_close does. `guard(plus, minus)` may
+    reject a direction that crosses a kink (then the example is rejected). Every failing array is
+    reported, not just the first.
+    """
+    failing = []
+    for key, value in point.items():
+        g = np.asarray(analytic[key], dtype=np.float64)
+        for _ in range(2):
+            u = rng.standard_normal(value.shape)
+            u /= max(np.linalg.norm(u), 1e-300)
+            plus, minus = {**point, key: value + step * u}, {**point, key: value - step * u}
+            if guard is not None:
+                assume(guard(plus, minus))
+            numeric = (f(plus) - f(minus)) / (2 * step)
+            directional = float(np.sum(g * u))
+            if abs(numeric - directional) > atol + rtol * max(abs(numeric), abs(directional)):
+                failing.append(key)
+                break
+    problems = []
+    for key in failing:
+        value = point[key]
+        numeric = np.zeros(value.shape)
+        for i in range(value.size):
+            delta = np.zeros(value.size)
+            delta[i] = step
+            delta = delta.reshape(value.shape)
+            numeric.flat[i] = (f({**point, key: value + delta}) - f({**point, key: value - delta})) / (2 * step)
+        problem = mismatch(labels[key], analytic[key], numeric, rtol=rtol, atol=atol, batch=batch,
+                           what="gradient from finite differences")
+        problems.append(problem or f"{labels[key]} disagrees with finite differences along a random direction")
+    return problems
+
+
 def _gradient_problems(fn: ForwardFn, weights, grads, batch, rng, ref_nn, x, L, check_kinks) -> list[str]:
-    """Shape problems, then directional checks of every well-shaped gradient; element-wise
-    explanations for those that fail. Every failing array is reported, not just the first."""
+    """Shape problems, then finite differences of every well-shaped gradient of the MLP's mean loss."""
     problems, valid = _validate_grads(grads, weights, batch)
     if not valid:
         return problems
     probs = fn.probs(weights)
     step, rtol, atol = FD.get(probs.dtype.itemsize, FD[8])
-    base_pattern = _relu_pattern(ref_nn, x, weights, L) if check_kinks else None
-    failing = []
-    for key in valid:
-        w = weights[key]
-        g = np.asarray(grads[f"d{key}"], dtype=np.float64)
-        for _ in range(2):
-            u = rng.standard_normal(w.shape)
-            u /= np.linalg.norm(u)
-            plus, minus = _perturbed(weights, key, step * u), _perturbed(weights, key, -step * u)
-            if check_kinks:
-                assume(all(np.array_equal(a, b) for a, b in zip(base_pattern, _relu_pattern(ref_nn, x, plus, L))))
-                assume(all(np.array_equal(a, b) for a, b in zip(base_pattern, _relu_pattern(ref_nn, x, minus, L))))
-            numeric = (fn(plus) - fn(minus)) / (2 * step)
-            analytic = float(np.sum(g * u))
-            if abs(numeric - analytic) > atol + rtol * max(abs(numeric), abs(analytic)):
-                failing.append(key)
-                break
-    for key in failing:
-        w = weights[key]
-        numeric = np.zeros(w.shape)
-        for i in range(w.size):
-            delta = np.zeros(w.size)
-            delta[i] = step
-            delta = delta.reshape(w.shape)
-            numeric.flat[i] = (fn(_perturbed(weights, key, delta)) - fn(_perturbed(weights, key, -delta))) / (2 * step)
-        problem = mismatch(f"d{key}", grads[f"d{key}"], numeric, rtol=rtol, atol=atol, batch=batch,
-                           what="gradient from finite differences")
-        problems.append(problem or f"d{key} disagrees with finite differences along a random direction")
-    return problems
+    guard = None
+    if check_kinks:
+        base = _relu_pattern(ref_nn, x, weights, L)
+        guard = lambda plus, minus: all(  # noqa: E731
+            all(np.array_equal(a, b) for a, b in zip(base, _relu_pattern(ref_nn, x, {**weights, **w}, L)))
+            for w in (plus, minus))
+    point = {key: weights[key] for key in valid}
+    analytic = {key: grads[f"d{key}"] for key in valid}
+    return problems + fd_problems(lambda w: fn({**weights, **w}), point, analytic,
+                                  {key: f"d{key}" for key in valid}, step=step, rtol=rtol, atol=atol, rng=rng,
+                                  batch=batch, guard=guard)
 
 
 @check("mlp_backward",

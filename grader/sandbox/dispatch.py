@@ -7,6 +7,8 @@ Requests are dicts (after decoding):
     {"op": "get",  "target": Ref | None, "name": "weights"}                 -> value
     {"op": "set",  "target": Ref, "name": "weights", "value": v, "key": k | None}
     {"op": "put",  "value": ndarray, "dtype": "float32", "scale": 1/255}   -> Ref (array kept here)
+    {"op": "rng",  "seed": 0}                      -> Ref to np.random.default_rng(seed), made here
+    {"op": "fetch", "target": Ref}                 -> the object itself (e.g. an array stored by put)
     {"op": "reset"}                                                        -> drops every Ref
 Responses: {"ok": value} or {"error": {"where", "type", "message", "traceback"}}.
 """
@@ -62,6 +64,8 @@ class Dispatcher:
             if op == "reset":
                 self.objects.clear()
                 return {"ok": None}
+            if op == "rng":
+                return {"ok": self.register(np.random.default_rng(int(request["seed"])))}
             if op == "put":
                 array = np.array(request["value"], dtype=request.get("dtype") or None)
                 if request.get("scale") is not None:
@@ -87,6 +91,8 @@ class Dispatcher:
                                  **self._resolve(request.get("kwargs", {})))}
             if op == "get":
                 return {"ok": getattr(self._target(request), request["name"])}
+            if op == "fetch":
+                return {"ok": self._target(request)}
             if op == "set":
                 obj = self._target(request)
                 value = self._resolve(request["value"])

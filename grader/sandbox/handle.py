@@ -62,6 +62,14 @@ class Handle:
         """Stores an array on the handle's side (converted there) and returns a handle to pass as argument."""
         return self.request({"op": "put", "value": array, "dtype": dtype, "scale": scale})
 
+    def rng(self, seed: int) -> Obj:
+        """A numpy Generator made on the handle's side (generators cannot cross)."""
+        return self.request({"op": "rng", "seed": int(seed)})
+
+    def fetch(self, obj: Obj):
+        """The current value of an object stored on the handle's side (an array stored by put)."""
+        return self.request({"op": "fetch", "target": obj.ref})
+
     def reset(self) -> None:
         self.request({"op": "reset"})
 
