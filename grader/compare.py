@@ -18,6 +18,14 @@ def tolerances(dtype, rtol64: float, atol64: float) -> tuple[float, float]:
     return rtol64, atol64
 
 
+def least_precise(*values):
+    """The float dtype of lowest precision among `values` (arrays or dtypes): what a result computed
+    through all of them can be expected to hold."""
+    dtypes = [np.dtype(getattr(v, "dtype", v)) for v in values if v is not None and getattr(v, "dtype", v) is not None]
+    floats = [d for d in dtypes if d.kind == "f"]
+    return min(floats, key=lambda d: d.itemsize) if floats else None
+
+
 def describe_type(value) -> str:
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"

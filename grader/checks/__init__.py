@@ -4,6 +4,6 @@ A rubric item names its kind (`check: mlp_backward`) and sets its parameters (`p
 the kind declares and validates before anything runs.
 """
 from .base import CHECKS, CheckFailed, CheckKind, Context, Param, ParamError, Passed, check, search
-from . import gradients, imports, init, parameters, training, values  # noqa: F401  (registration)
+from . import gradients, imports, init, layers, optim, parameters, stateful, training, values  # noqa: F401
 
 __all__ = ["CHECKS", "CheckFailed", "CheckKind", "Context", "Param", "ParamError", "Passed", "check", "search"]

@@ -6,6 +6,8 @@ is built without `__init__`, with the attributes the API documents, and the weig
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..sandbox.errors import StudentError
 from ..strategies import mlp_weights, rng_for
 
@@ -43,3 +45,27 @@ def reference_mlp(ctx, example: dict, weights: dict, **overrides):
 
 def example_weights(example: dict) -> dict:
     return mlp_weights(example, rng_for(example))
+
+
+def param_shapes(cls: str, args: tuple) -> dict[str, tuple]:
+    """The parameter shapes of the convnet contract's layers, from their constructor arguments."""
+    if cls == "Linear":
+        return {"W": (args[0], args[1]), "b": (args[1],)}
+    if cls == "Conv2d":
+        return {"W": (args[1], args[0], args[2], args[2]), "b": (args[1],)}
+    return {}
+
+
+def bare_sequential(handle, layers: list[tuple[str, tuple]], rng=None):
+    """A Sequential of the student's layer classes built without their constructors: each layer gets
+    `params` (the grader's values, zeros without rng), empty `grads` and `training`. Items that test
+    SGD or count_parameters then do not depend on the layers' __init__."""
+    built = []
+    for cls, args in layers:
+        params = {name: (rng.standard_normal(shape) if rng is not None else np.zeros(shape))
+                  for name, shape in param_shapes(cls, args).items()}
+        built.append(handle.new_bare(cls, params=params, grads={}, training=True))
+    try:
+        return handle.new("Sequential", *built)
+    except StudentError:
+        return handle.new_bare("Sequential", layers=built, params={}, grads={}, training=True)

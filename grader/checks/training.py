@@ -111,3 +111,45 @@ def accuracy_gate(ctx):
         raise CheckFailed(summary + ": below the threshold. Tune BEST_CONFIG (learning rate, width, epochs) "
                           "and check that train() shuffles and updates every batch.", details)
     return Passed(summary, details)
+
+
+@check("function_accuracy_gate", needs_data=True,
+       config=Param(str, "BEST_CONFIG"), threshold=Param(float),
+       builder=Param(str, "build_convnet"), trainer=Param(str, "train"), predictor=Param(str, "predict"),
+       input_shape=Param(list, [1, 28, 28]), max_epochs=Param(int, 10), seed=Param(int, 0))
+def function_accuracy_gate(ctx):
+    """model = builder(rng); trainer(model, X, y, n_epochs, lr, batch_size, rng) on the training split with
+    the config; the accuracy of predictor(model, X_val) on the grader's validation split."""
+    p = ctx.params
+    config = ctx.student.module.get(p["config"])
+    problems = []
+    if not isinstance(config, dict):
+        problems.append(f"should be a dict, but it is {describe_type(config)}")
+    else:
+        ne, lr, bs = config.get("n_epochs"), config.get("lr"), config.get("batch_size")
+        if not isinstance(ne, int) or isinstance(ne, bool) or not 1 <= ne <= p["max_epochs"]:
+            problems.append(f"n_epochs must be an int from 1 to {p['max_epochs']}, got {ne!r}")
+        if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
+            problems.append(f"lr must be a positive number, got {lr!r}")
+        if not isinstance(bs, int) or isinstance(bs, bool) or bs < 1:
+            problems.append(f"batch_size must be a positive int, got {bs!r}")
+    if problems:
+        raise CheckFailed(f"{p['config']} cannot be used: " + "; ".join(problems))
+    split = ctx.data()
+    shape = tuple(p["input_shape"])
+    n_train, n_val = split.train_images.shape[0], split.val_images.shape[0]
+    X = ctx.student.put(split.train_images.reshape(n_train, *shape), dtype="float32", scale=1 / 255)
+    y = ctx.student.put(split.train_labels)
+    model = ctx.student.module.call(p["builder"], rng=ctx.student.rng(p["seed"]))
+    ctx.student.module.call(p["trainer"], model, X, y, config["n_epochs"], config["lr"], config["batch_size"],
+                            rng=ctx.student.rng(p["seed"]))
+    Xv = ctx.student.put(split.val_images.reshape(n_val, *shape), dtype="float32", scale=1 / 255)
+    pred = _labels(ctx.student.module.call(p["predictor"], model, Xv), n_val, f"{p['predictor']}(model, X_val)")
+    accuracy = float(np.mean(pred == split.val_labels))
+    details = {"accuracy": round(accuracy, 6), "threshold": p["threshold"], "n_train": n_train, "n_val": n_val}
+    summary = (f"validation accuracy {accuracy:.4f} on {n_val} held-out images after {config['n_epochs']} "
+               f"epoch(s) on {n_train} training images (threshold {p['threshold']:.4f})")
+    if accuracy < p["threshold"]:
+        raise CheckFailed(summary + f": below the threshold. Tune {p['config']} and check that {p['trainer']} "
+                          "shuffles, steps the optimiser after every batch, and that predict uses eval mode.", details)
+    return Passed(summary, details)

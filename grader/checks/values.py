@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import strategies as st
 
 from .. import strategies as S
 from ..compare import as_array, describe_type, mismatch, tolerances
@@ -135,3 +136,65 @@ def mlp_update(ctx):
 
     search(strategy, test, examples=p["examples"])
     return Passed(f"update performs the exact SGD step on {p['examples']} drawn examples")
+
+
+@check("function_values", function=Param(str), inputs=Param(str, choices=tuple(S.FUNCTION_INPUTS)),
+       examples=Param(int, 40), exact=Param(bool, True, help="integers and tuples compared exactly"))
+def function_values(ctx):
+    """A module-level function on drawn arguments against the reference."""
+    p = ctx.params
+    strategy, make_args = S.FUNCTION_INPUTS[p["inputs"]]
+
+    def test(example):
+        args, kwargs = make_args(example)
+        expected = ctx.reference.module.call(p["function"], *args, **kwargs)
+        got = ctx.student.module.call(p["function"], *args, **kwargs)
+        call = f"{p['function']}({', '.join([*map(repr, args), *(f'{k}={v!r}' for k, v in kwargs.items())])})"
+        if p["exact"]:
+            normal = tuple(got) if isinstance(got, list) else got
+            if isinstance(normal, tuple) and all(isinstance(v, np.ndarray) and v.ndim == 0 for v in normal):
+                normal = tuple(v.item() for v in normal)
+            if normal != expected or type(normal) is not type(expected) and not (
+                    isinstance(normal, int) and isinstance(expected, int)):
+                raise CheckFailed(f"{call} returned {got!r}; expected {expected!r}")
+        else:
+            problem = mismatch(call, got, expected, rtol=1e-9, atol=1e-12)
+            if problem:
+                raise CheckFailed(problem)
+
+    search(strategy, test, examples=p["examples"])
+    return Passed(f"{p['function']} is right on {p['examples']} drawn arguments")
+
+
+@check("softmax_cross_entropy", cls=Param(str, "SoftmaxCrossEntropy"), examples=Param(int, 25),
+       scale=Param(float, 3.0, help="logits ~ N(0, scale^2); use 1000 to test stability"))
+def softmax_cross_entropy(ctx):
+    """forward(logits, labels) -> mean loss (a float), backward() -> dL/dlogits, against the reference."""
+    p = ctx.params
+    strategy = st.fixed_dictionaries({"batch": st.integers(1, 6), "classes": st.integers(2, 6), "seed": S.SEEDS})
+
+    def test(example):
+        rng = S.rng_for(example)
+        logits = rng.standard_normal((example["batch"], example["classes"])) * p["scale"]
+        labels = rng.integers(0, example["classes"], example["batch"])
+        reference, student = ctx.reference.new(p["cls"]), ctx.student.new(p["cls"])
+        expected = reference.call("forward", logits, labels)
+        got = student.call("forward", logits, labels)
+        value = _scalar(got)
+        if value is None:
+            raise CheckFailed(f"{p['cls']}.forward should return a float, but it returned {describe_type(got)}")
+        hint = "\n  Hint: subtract each row's maximum before exponentiating (log-sum-exp)."
+        problem = mismatch(f"{p['cls']}.forward(logits, labels)", value, expected, rtol=1e-6, atol=1e-9,
+                           batch=example["batch"])
+        if problem:
+            raise CheckFailed(problem + (hint if "NaN" in problem or "infinity" in problem else ""))
+        grad = student.call("backward")
+        rtol, atol = tolerances(getattr(grad, "dtype", None), 1e-6, 1e-9)
+        problem = mismatch(f"{p['cls']}.backward()", grad, reference.call("backward"), rtol=rtol, atol=atol,
+                           batch=example["batch"])
+        if problem:
+            raise CheckFailed(problem + (hint if "NaN" in problem or "infinity" in problem else ""))
+
+    search(strategy, test, examples=p["examples"])
+    return Passed(f"{p['cls']} loss and gradient match the reference on {p['examples']} drawn batches "
+                  f"(logits of scale {p['scale']:g})")

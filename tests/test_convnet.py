@@ -1,0 +1,272 @@
+"""The `convnet` assignment's promises: the reference scores 100 (deterministically), the template 0,
+every realistic bug loses the item that names it, and correct variants keep every point."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from grader import api
+from grader.rubric import load_assignment
+
+from .conftest import ROOT, by_id, mutate
+
+REFERENCE = ROOT / "reference" / "convnet" / "solution.py"
+TEMPLATE = ROOT / "student_template" / "convnet" / "solution.py"
+
+
+@pytest.fixture(scope="module")
+def convnet_rubric():
+    return load_assignment("convnet")
+
+
+@pytest.fixture(scope="module")
+def fast_convnet(convnet_rubric):
+    return convnet_rubric.select(only=[i.id for i in convnet_rubric.items if i.id != "accuracy"])
+
+
+@pytest.fixture(scope="module")
+def convnet_source():
+    return REFERENCE.read_text()
+
+
+def _stable(result) -> str:
+    doc = result.to_dict()
+    for key in ("duration_s", "solution"):
+        doc.pop(key)
+    for item in doc["items"]:
+        item.pop("duration_s")
+    return json.dumps(doc, sort_keys=True)
+
+
+@pytest.mark.slow
+def test_reference_scores_full_marks_deterministically(convnet_rubric):
+    first = api.grade(REFERENCE, rubric=convnet_rubric)
+    assert {i.id: i.message for i in first.items if not i.passed} == {}
+    assert first.score == 100
+    assert first.items[-1].details["accuracy"] >= 0.78
+    second = api.grade(REFERENCE, rubric=convnet_rubric.select(only=[i.id for i in convnet_rubric.items
+                                                                     if i.id != "accuracy"]))
+    assert _stable(second) == _stable(first.__class__(**{**first.__dict__, "items": first.items[:-1]}))
+
+
+def test_template_scores_zero_with_a_message_on_every_item(convnet_rubric):
+    result = api.grade(TEMPLATE, rubric=convnet_rubric)
+    assert result.score == 0 and result.error is None
+    for item in result.items:
+        assert item.message.strip()
+        if item.max_points:
+            assert item.status == "failed", item.id
+
+
+SGD_BLOCK = """                g = layer.grads[name] + self.weight_decay * p
+                if self.momentum:
+                    key = (i, name)
+                    v = g if key not in self.velocity else self.momentum * self.velocity[key] + g
+                    self.velocity[key] = v
+                    g = v
+                p -= self.lr * g"""
+
+MUTANTS = [
+    ("padding applied on one side only",
+     "np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))", "np.pad(x, ((0, 0), (0, 0), (p, 0), (p, 0)))",
+     ["conv2d_forward"], "shape"),
+    ("stride ignored in backward",
+     "dxp[:, :, i:i + s * Ho:s, j:j + s * Wo:s] += dcols", "dxp[:, :, i:i + Ho, j:j + Wo] += dcols",
+     ["conv2d_backward"], "gradient w.r.t. x"),
+    ("dW not summed over the batch",
+     '"W": (g.T @ self.cols).reshape', '"W": (g[:Ho * Wo].T @ self.cols[:Ho * Wo]).reshape',
+     ["conv2d_backward"], "grads['W']"),
+    ("conv bias gradient missing",
+     '"b": g.sum(axis=0)}', '"b": np.zeros(g.shape[1])}',
+     ["conv2d_backward"], "all zeros"),
+    ("convolution instead of cross-correlation",
+     'W = self.params["W"].reshape(len(self.params["W"]), -1)',
+     'W = self.params["W"][:, :, ::-1, ::-1].reshape(len(self.params["W"]), -1)',
+     ["conv2d_forward"], "does not match"),
+    ("max-pool routes the gradient to every element of the window",
+     "np.put_along_axis(dwin, self.argmax[..., None], grad_out[..., None], axis=-1)",
+     "dwin[...] = grad_out[..., None]",
+     ["maxpool_backward"], "MaxPool2d"),
+    ("max-pool default stride of 1",
+     "self.k, self.stride = kernel_size, kernel_size if stride is None else stride",
+     "self.k, self.stride = kernel_size, 1 if stride is None else stride",
+     ["maxpool_forward"], "shape"),
+    ("dropout not rescaled",
+     "self.mask = (self.rng.random(x.shape) >= self.p) / (1 - self.p)",
+     "self.mask = (self.rng.random(x.shape) >= self.p) * 1.0",
+     ["dropout"], "no rescaling"),
+    ("dropout active in eval",
+     "if not self.training or self.p == 0:", "if self.p == 0:",
+     ["dropout"], "identity"),
+    ("batch norm normalises with the unbiased variance",
+     "mean, var = x.mean(axis=0), x.var(axis=0)", "mean, var = x.mean(axis=0), x.var(axis=0, ddof=1)",
+     ["batchnorm_forward"], "BatchNorm1d"),
+    ("batch norm running statistics never updated",
+     "            self.running_mean = (1 - m) * self.running_mean + m * mean\n"
+     "            self.running_var = (1 - m) * self.running_var + m * var * n / max(n - 1, 1)\n",
+     "            pass\n",
+     ["batchnorm_running_stats"], "running_mean"),
+    ("batch norm backward forgets the batch statistics",
+     "return self.inv_std / n * (n * dxhat - dxhat.sum(axis=0) - self.xhat * (dxhat * self.xhat).sum(axis=0))",
+     "return dxhat * self.inv_std",
+     ["batchnorm_backward"], "gradient w.r.t. x"),
+    ("gradients accumulated with += across calls",
+     '        self.grads = {"W": self.x.T @ grad_out, "b": grad_out.sum(axis=0)}',
+     '        new = {"W": self.x.T @ grad_out, "b": grad_out.sum(axis=0)}\n'
+     '        self.grads = {k: self.grads.get(k, 0) + v for k, v in new.items()}',
+     ["linear_contract"], "accumulate"),
+    ("forward modifies its input",
+     "        self.mask = x > 0\n        return x * self.mask",
+     "        self.mask = x > 0\n        x[~self.mask] = 0\n        return x",
+     ["relu_contract"], "modified its input"),
+    ("dW of Linear transposed",
+     '{"W": self.x.T @ grad_out,', '{"W": (self.x.T @ grad_out).T,',
+     ["linear_backward"], "transpose"),
+    ("sigmoid derivative wrong",
+     "return grad_out * self.out * (1 - self.out)", "return grad_out * self.out",
+     ["sigmoid_backward"], "Sigmoid"),
+    ("flatten backward does not restore the shape",
+     "return grad_out.reshape(self.shape)", "return grad_out",
+     ["flatten_backward"], "shape"),
+    ("softmax cross-entropy without max-subtraction",
+     "z = logits - logits.max(axis=1, keepdims=True)", "z = logits",
+     ["softmax_cross_entropy_stable"], "log-sum-exp"),
+    ("conv_output_shape with the wrong floor",
+     "return ((h + 2 * padding - kernel_size) // stride + 1,",
+     "return (-(-(h + 2 * padding - kernel_size) // stride) + 1,",
+     ["conv_output_shape"], "conv_output_shape("),
+    ("receptive_field ignores strides",
+     "r = s * r + (k - s)", "r = r + (k - 1)",
+     ["receptive_field"], "receptive_field("),
+    ("count_parameters forgets the biases",
+     "return int(sum(p.size for layer in model.layers for p in layer.params.values()))",
+     'return int(sum(layer.params["W"].size for layer in model.layers if layer.params))',
+     ["count_parameters"], "expected 903,400"),
+    ("momentum applied before weight decay",
+     SGD_BLOCK,
+     SGD_BLOCK.replace("g = layer.grads[name] + self.weight_decay * p", "g = layer.grads[name]")
+              .replace("p -= self.lr * g", "p -= self.lr * (g + self.weight_decay * p)"),
+     ["sgd"], "momentum"),
+    ("no pooling in the network",
+     "Conv2d(8, 16, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2),", "Conv2d(8, 16, 3, padding=1, rng=rng), ReLU(),",
+     ["architecture"], "forward"),
+]
+
+
+@pytest.mark.parametrize("name, old, new, items, phrase", MUTANTS, ids=[m[0] for m in MUTANTS])
+def test_mutant_loses_the_item_that_names_the_bug(name, old, new, items, phrase, convnet_source, fast_convnet,
+                                                  grade_source):
+    result = by_id(grade_source(mutate(convnet_source, old, new), fast_convnet, only=items))
+    for item in items:
+        assert result[item].status == "failed", f"{name}: {item} passed: {result[item].message}"
+    assert phrase in result[items[0]].message, result[items[0]].message
+
+
+def test_at_least_fifteen_convnet_mutants():
+    assert len(MUTANTS) >= 15
+
+
+NAIVE_LOOPS = '''
+
+def _conv_forward_loops(self, x):
+    N, C, H, W = x.shape
+    O, _, k, _ = self.params["W"].shape
+    p, s = self.padding, self.stride
+    self.x = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    Ho, Wo = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
+    out = np.zeros((N, O, Ho, Wo))
+    for n in range(N):
+        for o in range(O):
+            for i in range(Ho):
+                for j in range(Wo):
+                    out[n, o, i, j] = np.sum(self.x[n, :, i * s:i * s + k, j * s:j * s + k] * self.params["W"][o])
+    return out + self.params["b"][None, :, None, None]
+
+
+def _conv_backward_loops(self, grad_out):
+    k, p, s = self.params["W"].shape[2], self.padding, self.stride
+    dxp, dW = np.zeros_like(self.x), np.zeros_like(self.params["W"])
+    for n in range(grad_out.shape[0]):
+        for o in range(grad_out.shape[1]):
+            for i in range(grad_out.shape[2]):
+                for j in range(grad_out.shape[3]):
+                    dW[o] += grad_out[n, o, i, j] * self.x[n, :, i * s:i * s + k, j * s:j * s + k]
+                    dxp[n, :, i * s:i * s + k, j * s:j * s + k] += grad_out[n, o, i, j] * self.params["W"][o]
+    self.grads = {"W": dW, "b": grad_out.sum(axis=(0, 2, 3))}
+    return dxp[:, :, p:dxp.shape[2] - p, p:dxp.shape[3] - p]
+
+
+Conv2d.forward = _conv_forward_loops
+Conv2d.backward = _conv_backward_loops
+'''
+
+FLOAT32_INSIDE = '''
+
+_conv_forward64 = Conv2d.forward
+
+
+def _conv_forward32(self, x):
+    saved = self.params["W"]
+    self.params["W"] = saved.astype(np.float32)
+    try:
+        return _conv_forward64(self, np.asarray(x, dtype=np.float32)).astype(np.float32)
+    finally:
+        self.params["W"] = saved
+
+
+Conv2d.forward = _conv_forward32
+'''
+
+EINSUM_IM2COL = '''
+
+def _conv_forward_einsum(self, x):
+    p = self.padding
+    self.x_shape = x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    self.windows = _windows(xp, self.k, self.stride)
+    return np.einsum("nchwij,ocij->nohw", self.windows, self.params["W"]) + self.params["b"][None, :, None, None]
+
+
+def _conv_backward_einsum(self, grad_out):
+    N, C, H, W = self.x_shape
+    p, s, k = self.padding, self.stride, self.k
+    Ho, Wo = grad_out.shape[2:]
+    self.grads = {"W": np.einsum("nchwij,nohw->ocij", self.windows, grad_out), "b": grad_out.sum(axis=(0, 2, 3))}
+    dwin = np.einsum("nohw,ocij->nchwij", grad_out, self.params["W"])
+    dxp = np.zeros((N, C, H + 2 * p, W + 2 * p))
+    for i in range(k):
+        for j in range(k):
+            dxp[:, :, i:i + s * Ho:s, j:j + s * Wo:s] += dwin[..., i, j]
+    return dxp[:, :, p:p + H, p:p + W]
+
+
+Conv2d.forward = _conv_forward_einsum
+Conv2d.backward = _conv_backward_einsum
+'''
+
+LAST_MAX_TIE_RULE = '''
+
+def _pool_forward_last(self, x):
+    self.x_shape = x.shape
+    cols = _windows(x, self.k, self.stride)
+    flat = cols.reshape(*cols.shape[:4], -1)
+    self.argmax = flat.shape[-1] - 1 - flat[..., ::-1].argmax(axis=-1)
+    return np.take_along_axis(flat, self.argmax[..., None], axis=-1)[..., 0]
+
+
+MaxPool2d.forward = _pool_forward_last
+'''
+
+VARIANTS = {
+    "naive loops": NAIVE_LOOPS,
+    "float32 inside": FLOAT32_INSIDE,
+    "a different but equivalent im2col (einsum)": EINSUM_IM2COL,
+    "pooling with the last maximum on tie-free inputs": LAST_MAX_TIE_RULE,
+}
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_correct_variant_scores_full_marks(name, convnet_source, fast_convnet, grade_source):
+    result = grade_source(convnet_source + VARIANTS[name], fast_convnet)
+    assert {i.id: i.message for i in result.items if not i.passed} == {}
