@@ -133,3 +133,12 @@ def test_two_processes_give_byte_identical_results(tmp_path):
         docs.append(doc)
     assert docs[0] == docs[1]
     assert docs[0]["tests"][2]["status"] == "failed"
+
+
+def test_grading_a_numpy_assignment_never_imports_torch():
+    code = ("import sys\nfrom grader import api\n"
+            "api.grade('reference/convnet/solution.py', assignment='convnet', items=['sgd', 'batchnorm_running_stats'])\n"
+            "api.grade('reference/mlp/solution.py', assignment='mlp', items=['init_glorot', 'backward_relu'])\n"
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.stdout.strip() == "False", out.stderr
