@@ -74,6 +74,11 @@ def run_rubric(rubric: Rubric, solution: str | Path, *, data_root=None, protecte
     try:
         for item in rubric.items:
             item_result = _run_item(item, rubric, student, reference, source, load_data, result.items)
+            events = list(dict.fromkeys(student.take_events()))
+            if events:
+                item_result.message += "\nDuring this item, solution.py " + "; ".join(events) + \
+                    ". The sandbox has no network and confines such attempts; the course staff can see them."
+                result.notes += [f"{item.id}: solution.py {e}" for e in events]
             text, dropped = student.take_output()
             item_result.output = _trim_output(text, dropped)
             result.items.append(item_result)
@@ -85,7 +90,7 @@ def run_rubric(rubric: Rubric, solution: str | Path, *, data_root=None, protecte
                         student.reset()
                 except SandboxError:
                     pass
-        result.notes = list(dict.fromkeys(student.notes()))
+        result.notes = list(dict.fromkeys(student.notes() + result.notes))
     finally:
         student.close()
     result.duration_s = time.monotonic() - start

@@ -292,6 +292,17 @@ class RemoteHandle(Handle):
         self.worker._limit = self.limit_s
         return self.worker.exchange(message, self.deadline, _where(message))
 
+    def take_events(self) -> list[str]:
+        """What the student's code attempted that the sandbox audits (network, programs, signals...)."""
+        if not self.worker.alive:
+            return []
+        try:
+            with self.time_limit(5):
+                events = self.request({"op": "events"})
+        except Exception:
+            return []
+        return [str(e)[:300] for e in events][:20] if isinstance(events, list) else []
+
     def take_output(self) -> tuple[str, int]:
         if self.worker.proc is not None:
             self.worker._drain_output()

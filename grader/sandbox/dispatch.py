@@ -9,6 +9,7 @@ Requests are dicts (after decoding):
     {"op": "put",  "value": ndarray, "dtype": "float32", "scale": 1/255}   -> Ref (array kept here)
     {"op": "rng",  "seed": 0}                      -> Ref to np.random.default_rng(seed), made here
     {"op": "fetch", "target": Ref}                 -> the object itself (e.g. an array stored by put)
+    {"op": "events"}                               -> what the audit hook saw since the last call
     {"op": "reset"}                                                        -> drops every Ref
 Responses: {"ok": value} or {"error": {"where", "type", "message", "traceback"}}.
 """
@@ -21,8 +22,9 @@ from .protocol import Ref
 
 
 class Dispatcher:
-    def __init__(self, module, solution_file: str):
+    def __init__(self, module, solution_file: str, events: list | None = None):
         self.module = module
+        self.events = events if events is not None else []
         self.solution_file = solution_file
         self.objects: dict[int, object] = {}
         self._next_id = 1
@@ -64,6 +66,10 @@ class Dispatcher:
             if op == "reset":
                 self.objects.clear()
                 return {"ok": None}
+            if op == "events":
+                seen = [str(e) for e in self.events]
+                self.events.clear()
+                return {"ok": seen}
             if op == "rng":
                 return {"ok": self.register(np.random.default_rng(int(request["seed"])))}
             if op == "put":

@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWIPC = 0x08000000
+SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_BIND, MS_REC, MS_PRIVATE = 4096, 0x4000, 1 << 18
 MNT_DETACH = 2
@@ -34,6 +37,7 @@ class Confinement:
     user: str = "nobody"
     protected_paths: list[str] = field(default_factory=list)
     network: bool = False
+    scratch_mb: int = 64             # each private /tmp, /var/tmp, /dev/shm (tmpfs: counted in memory)
 
 
 def _libc():
@@ -91,18 +95,62 @@ def expose_to_sandbox(paths: list[str], libc) -> list[str]:
     return notes
 
 
-def isolate_as_root(conf: Confinement, expose: list[str] = ()) -> list[str]:
-    """Namespaces and protected paths. Must run as root, before `drop_privileges`. Returns notes."""
-    notes = []
+def enter_namespaces(conf: Confinement) -> list[str]:
+    """As root: new mount, network, IPC and PID namespaces, then a fork. The parent only relays the
+    child's end to the grader (see `relay_exit`); the child, PID 1 of its namespace, goes on. When it
+    ends, the kernel kills every process left in the namespace: no daemon outlives the worker.
+    Returns notes; ("parent", pid) or ("child", None) through `fork_into_namespace`."""
     libc = _libc()
-    flags = CLONE_NEWNS | (0 if conf.network else CLONE_NEWNET)
+    flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWPID | (0 if conf.network else CLONE_NEWNET)
+    if libc.unshare(flags) == 0:
+        return []
+    if libc.unshare(flags & ~CLONE_NEWPID & ~CLONE_NEWIPC) == 0:
+        return ["the worker could not enter a PID namespace: processes it starts may outlive it"]
+    errno = ctypes.get_errno()
+    return [f"the worker could not enter private namespaces ({os.strerror(errno)}); protected paths rely on "
+            "file permissions and the network is not removed"]
+
+
+def relay_exit(pid: int, fds: list[int]) -> None:
+    """The parent after the fork: closes the protocol's ends (so the grader sees the child's end at
+    once), waits, and ends the same way as the child. Never returns."""
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+
+
+def isolate_filesystems(conf: Confinement, *, expose: list[str], workdir: str, files: dict[str, bytes]) -> list[str]:
+    """As root, inside the new mount namespace (and as PID 1 of the new PID namespace): a /proc of the
+    worker's own processes; the Python installation reachable; private size-capped scratch folders
+    (the worker's folder rebuilt there with `files`); the protected paths covered. Returns notes."""
+    libc = _libc()
+    notes = []
     try:
-        _check(libc.unshare(flags), "unshare")
         _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
     except OSError as exc:
-        return [f"the worker could not enter private namespaces ({exc}); protected paths rely on "
-                "file permissions and the network is not removed"]
+        return [str(exc)]
     notes += expose_to_sandbox(list(expose), libc)
+    with contextlib.suppress(OSError):
+        _check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
+    for scratch in SCRATCH_DIRS:
+        if not os.path.isdir(scratch):
+            continue
+        opts = f"size={conf.scratch_mb}m,mode=1777".encode()
+        try:
+            _check(libc.mount(b"tmpfs", scratch.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts), f"private {scratch}")
+        except OSError as exc:
+            notes.append(str(exc))
+    if not os.path.isdir(workdir):  # it lived in a scratch folder: rebuild it in the private one
+        os.makedirs(workdir, mode=0o700)
+        for name, data in files.items():
+            with open(os.path.join(workdir, name), "wb") as f:
+                f.write(data)
     for path in conf.protected_paths:
         if not os.path.isdir(path):
             continue
@@ -112,6 +160,13 @@ def isolate_as_root(conf: Confinement, expose: list[str] = ()) -> list[str]:
         except OSError as exc:
             notes.append(str(exc))
     return notes
+
+
+def give_to_sandbox_user(conf: Confinement, folder: str) -> None:
+    entry = pwd.getpwnam(conf.user)
+    for root, dirs, names in os.walk(folder):
+        for name in [root, *(os.path.join(root, n) for n in dirs + names)]:
+            os.chown(name, entry.pw_uid, entry.pw_gid)
 
 
 def drop_privileges(conf: Confinement) -> None:

@@ -24,6 +24,24 @@ BASE_PRELOAD = ["numpy", "math", "random", "time", "copy", "collections", "itert
                 "traceback", "linecache", "numpy.linalg", "numpy.random", "numpy.lib.stride_tricks"]
 
 
+# Reported to the instructor (and in the item's feedback), never trusted for a verdict.
+AUDITED = {"socket.connect": "opened a network connection", "socket.bind": "listened on a network port",
+           "socket.sendto": "sent network packets", "subprocess.Popen": "started a program",
+           "os.system": "ran a shell command", "os.exec": "replaced the process with a program",
+           "os.posix_spawn": "started a program", "os.fork": "forked the process",
+           "os.kill": "sent a signal", "ctypes.dlopen": "loaded a C library through ctypes"}
+EVENTS: list[str] = []
+
+
+def _audit(event: str, args) -> None:
+    if event in AUDITED and len(EVENTS) < 20:
+        try:
+            detail = ", ".join(repr(a)[:60] for a in args[:2]) if isinstance(args, tuple) else ""
+        except Exception:
+            detail = ""
+        EVENTS.append(f"{AUDITED[event]} ({event}({detail}))")
+
+
 class ImportBlocker:
     """Refuses forbidden packages at import time; the static check reports them too."""
 
@@ -65,8 +83,15 @@ def _flush_output() -> None:
 class Channel:
     def __init__(self, req_fd: int, resp_fd: int, max_bytes: int):
         self.req_fd, self.resp_fd, self.max_bytes = req_fd, resp_fd, max_bytes
+        self.owner = os.getpid()
+
+    def _only_the_worker(self) -> None:
+        """A process forked by the student's code that returns here must not speak on the protocol."""
+        if os.getpid() != self.owner:
+            os._exit(0)
 
     def receive(self):
+        self._only_the_worker()
         prefix = _read_exact(self.req_fd, 8)
         if prefix is None:
             return None
@@ -74,6 +99,7 @@ class Channel:
         return None if body is None else protocol.decode(body)
 
     def send(self, response: dict, register=None, where: str = "") -> None:
+        self._only_the_worker()
         _flush_output()
         try:
             parts = protocol.encode_parts(response, register=register, max_bytes=self.max_bytes)
@@ -109,13 +135,23 @@ def main(config_json: str) -> None:
             pass
 
     as_root = os.geteuid() == 0 and config.get("drop_privileges", True)
+    solution = config["solution"]
+    workdir = os.path.dirname(solution)
     if as_root:
-        notes += limits.isolate_as_root(conf, expose=_python_paths())
+        files = {name: open(os.path.join(workdir, name), "rb").read() for name in os.listdir(workdir)}
+        limits.die_with_parent()
+        notes += limits.enter_namespaces(conf)
+        pid = os.fork()
+        if pid:
+            limits.relay_exit(pid, [config["req_fd"], config["resp_fd"], config["out_fd"]])
+        notes += limits.isolate_filesystems(conf, expose=_python_paths(), workdir=workdir, files=files)
+        limits.give_to_sandbox_user(conf, workdir)
         limits.drop_privileges(conf)
         stdlib = os.path.dirname(os.__file__)
         if not os.access(stdlib, os.R_OK | os.X_OK):
             notes.append(f"the sandbox user cannot read the Python installation ({stdlib}): modules "
                          "not preloaded by the grader cannot be imported by solution.py")
+    channel.owner = os.getpid()  # the child of the namespace fork is the worker from here on
     limits.apply_rlimits(conf, as_sandbox_user=as_root)
     limits.die_with_parent()
 
@@ -127,12 +163,11 @@ def main(config_json: str) -> None:
     sys.stdout.reconfigure(line_buffering=True)
     faulthandler.enable(file=sys.stderr)
 
-    solution = config["solution"]
-    workdir = os.path.dirname(solution)
     os.chdir(workdir)
     project_root = config.get("project_root")
     sys.path[:] = [workdir] + [p for p in sys.path if p and not (
         project_root and os.path.abspath(p).startswith(project_root))]
+    sys.addaudithook(_audit)  # cannot be removed from Python code
     if config.get("forbidden"):
         sys.meta_path.insert(0, ImportBlocker(config["forbidden"], config.get("forbidden_rule", "")))
     for name in list(sys.modules):  # the grader's own modules are not the student's to use
@@ -148,7 +183,7 @@ def main(config_json: str) -> None:
     sys.modules["solution"] = module
     channel.send({"ok": {"notes": notes, "import_seconds": time.monotonic() - start}})
 
-    dispatcher = Dispatcher(module, solution)
+    dispatcher = Dispatcher(module, solution, events=EVENTS)
     while True:
         try:
             request = channel.receive()
