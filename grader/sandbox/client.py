@@ -127,6 +127,12 @@ class WorkerProcess:
         self.req, self.resp, self.out = req_w, resp_r, out_r
         for fd in (self.req, self.resp, self.out):
             os.set_blocking(fd, False)
+        self.selectors = {}
+        for mode, fd, event in (("write", self.req, selectors.EVENT_WRITE), ("read", self.resp, selectors.EVENT_READ)):
+            sel = selectors.DefaultSelector()
+            sel.register(self.out, selectors.EVENT_READ, "out")
+            sel.register(fd, event, "req" if mode == "write" else "resp")
+            self.selectors[mode] = sel
         import_deadline = min(deadline, time.monotonic() + self.config.import_timeout_s)
         try:
             hello = self._receive(import_deadline, "importing solution.py")
@@ -154,6 +160,9 @@ class WorkerProcess:
             self.proc.kill()
         self.proc.wait()
         self._drain_output()
+        for sel in getattr(self, "selectors", {}).values():
+            sel.close()
+        self.selectors = {}
         for fd in (self.req, self.resp, self.out):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -164,7 +173,10 @@ class WorkerProcess:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def exchange(self, message: dict, deadline: float, where: str) -> dict:
-        for part in protocol.encode_parts(message, max_bytes=self.max_bytes):
+        parts = protocol.encode_parts(message, max_bytes=self.max_bytes)
+        if sum(len(p) for p in parts) < 1 << 20:    # small: one write; large: the arrays are not copied
+            parts = [b"".join(bytes(p) for p in parts)]
+        for part in parts:
             self._send(part, deadline, where)
         return self._receive(deadline, where)
 
@@ -177,45 +189,37 @@ class WorkerProcess:
                 self.capture.feed(chunk)
 
     def _wait(self, deadline: float, where: str, writing: memoryview | None, want: int):
-        """Pumps output while waiting; writes `writing` or reads up to `want` bytes of the reply."""
-        sel = selectors.DefaultSelector()
-        sel.register(self.out, selectors.EVENT_READ, "out")
-        if writing is not None:
-            sel.register(self.req, selectors.EVENT_WRITE, "req")
-        else:
-            sel.register(self.resp, selectors.EVENT_READ, "resp")
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    seconds = getattr(self, "_limit", 0)
-                    self.kill()
-                    raise WorkerTimeout(where, seconds)
-                for key, _ in sel.select(min(remaining, 1.0)):
-                    if key.data == "out":
-                        try:
-                            chunk = os.read(self.out, 1 << 16)
-                        except BlockingIOError:
-                            continue
-                        if chunk:
-                            self.capture.feed(chunk)
-                        else:
-                            sel.unregister(self.out)
-                    elif key.data == "req":
-                        try:
-                            return os.write(self.req, writing[:1 << 20])
-                        except BrokenPipeError:
-                            return self._died(where)
-                    else:
-                        try:
-                            chunk = os.read(self.resp, want)
-                        except BlockingIOError:
-                            continue
-                        return chunk if chunk else self._died(where)
-                if self.proc.poll() is not None and writing is not None:
-                    return self._died(where)
-        finally:
-            sel.close()
+        """Writes `writing` or reads up to `want` bytes of the reply, pumping the output meanwhile.
+        The direct attempt comes first: most messages fit the pipe and most replies are quick."""
+        while True:
+            try:
+                if writing is not None:
+                    return os.write(self.req, writing[:1 << 20])
+                chunk = os.read(self.resp, want)
+                return chunk if chunk else self._died(where)
+            except BlockingIOError:
+                pass
+            except BrokenPipeError:
+                return self._died(where)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                seconds = getattr(self, "_limit", 0)
+                self.kill()
+                raise WorkerTimeout(where, seconds)
+            for key, _ in self.selectors["write" if writing is not None else "read"].select(min(remaining, 1.0)):
+                if key.data == "out":
+                    try:
+                        chunk = os.read(self.out, 1 << 16)
+                    except BlockingIOError:
+                        continue
+                    if chunk:
+                        self.capture.feed(chunk)
+                    else:   # every writer of the output is gone: stop watching it
+                        for sel in self.selectors.values():
+                            if self.out in sel.get_map():
+                                sel.unregister(self.out)
+            if writing is not None and self.proc.poll() is not None:
+                return self._died(where)
 
     def _died(self, where: str):
         code = None

@@ -1,8 +1,9 @@
 """The data-only wire format between the grader and the worker; the only module that knows it.
 
 A frame is an 8-byte big-endian body length, then the body: a 4-byte JSON length, the JSON
-document, then each array as an 8-byte length and an `.npy` image. Decoding never executes
-anything: JSON, and `.npy` read with `allow_pickle=False` and a whitelist of numeric dtypes.
+document, then each array's raw bytes (C order) behind an 8-byte length. The JSON node of an array
+gives its dtype and shape. Decoding never executes anything: JSON, a dtype string that must match
+a whitelist of numeric types, and a byte count that must equal what the shape declares.
 
 Values that cross: None, bool, int, float (NaN and infinities included), str, list, tuple, dict
 (keys str or int), numeric NumPy arrays and scalars, `Ref` (a handle on an object that stays in
@@ -10,9 +11,9 @@ the process that owns it) and `Opaque` (the description of a value that cannot c
 """
 from __future__ import annotations
 
-import io
 import json
 import math
+import re
 import struct
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ import numpy as np
 
 MAX_DEPTH = 64
 _ALLOWED_KINDS = frozenset("biufc")
+_DTYPE = re.compile(r"[<>|=]?[biufc][0-9]{1,2}")
 
 
 class ProtocolError(Exception):
@@ -55,8 +57,9 @@ def _encode_value(value, arrays: list, register, depth: int):
         array = np.asarray(value)  # an ndarray subclass crosses as a plain ndarray
         if array.dtype.kind not in _ALLOWED_KINDS:
             return _opaque(value)
-        arrays.append(np.ascontiguousarray(array))
-        return {"t": "nd", "i": len(arrays) - 1}
+        array = np.ascontiguousarray(array)
+        arrays.append(array)
+        return {"t": "nd", "i": len(arrays) - 1, "dtype": array.dtype.str, "shape": list(array.shape)}
     if isinstance(value, Ref):
         return {"t": "ref", "id": value.id, "type": value.type}
     if isinstance(value, Opaque):
@@ -96,7 +99,7 @@ def _decode_value(node, arrays: list, depth: int):
     tag = node["t"]
     try:
         if tag == "nd":
-            return arrays[node["i"]]
+            return _array(arrays[node["i"]], node["dtype"], node["shape"])
         if tag == "tuple":
             return tuple(_decode_value(v, arrays, depth + 1) for v in node["v"])
         if tag == "dict":
@@ -127,10 +130,8 @@ def encode_parts(message, *, register=None, max_bytes: int) -> list:
     doc = json.dumps(_encode_value(message, arrays, register, 0), allow_nan=False).encode()
     parts = [None, struct.pack(">I", len(doc)), doc]
     for array in arrays:
-        header = io.BytesIO()
-        np.lib.format.write_array_header_2_0(header, np.lib.format.header_data_from_array_1_0(array))
         payload = memoryview(array).cast("B") if array.size else b""
-        parts += [struct.pack(">Q", header.tell() + len(payload)), header.getvalue(), payload]
+        parts += [struct.pack(">Q", len(payload)), payload]
     length = sum(len(p) for p in parts[1:])
     if length > max_bytes:
         raise ProtocolError(f"message of {length / 2**20:.1f} MiB exceeds the {max_bytes / 2**20:.0f} MiB limit")
@@ -169,7 +170,7 @@ def decode(body: bytes):
             (n,) = struct.unpack(">Q", view[pos:pos + 8])
             if pos + 8 + n > len(view):
                 raise ProtocolError("truncated array")
-            arrays.append(_read_array(view[pos + 8:pos + 8 + n]))
+            arrays.append(view[pos + 8:pos + 8 + n])
             pos += 8 + n
         return _decode_value(doc, arrays, 0)
     except ProtocolError:
@@ -178,33 +179,23 @@ def decode(body: bytes):
         raise ProtocolError(f"malformed message: {type(exc).__name__}: {str(exc)[:200]}") from None
 
 
-def _read_array(data: memoryview) -> np.ndarray:
-    """An `.npy` image -> array. The header's declared size must match the bytes that are there, so a
-    forged header can never make the grader allocate more than the message itself."""
-    stream = io.BytesIO(data[:min(len(data), 65536)])  # the header; the data is viewed, not copied
-    try:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
-        elif version == (2, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
-        else:
-            raise ProtocolError(f"unsupported .npy version {version}")
-    except ProtocolError:
-        raise
-    except Exception as exc:  # numpy parses the header with ast: anything may come out of garbage
-        raise ProtocolError(f"malformed array header: {type(exc).__name__}") from None
-    if dtype.kind not in _ALLOWED_KINDS or dtype.fields is not None or dtype.hasobject:
-        raise ProtocolError(f"array of dtype {dtype} is not allowed")
-    if not all(isinstance(n, int) and n >= 0 for n in shape):
-        raise ProtocolError(f"bad array shape {shape}")
+def _array(payload: memoryview, dtype, shape) -> np.ndarray:
+    """Raw bytes -> array. The dtype must be a plain numeric type and the byte count must be exactly what
+    the shape declares, so a forged node can never make the grader allocate more than the message."""
+    if not isinstance(dtype, str) or not _DTYPE.fullmatch(dtype):
+        raise ProtocolError(f"array of dtype {str(dtype)[:20]!r} is not allowed")
+    dt = np.dtype(dtype)
+    if dt.kind not in _ALLOWED_KINDS:
+        raise ProtocolError(f"array of dtype {dt} is not allowed")
+    if not isinstance(shape, list) or len(shape) > 32 or not all(
+            isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+        raise ProtocolError(f"bad array shape {str(shape)[:60]}")
     count = math.prod(shape)
-    payload = data[stream.tell():]
-    if count * dtype.itemsize != len(payload):
-        raise ProtocolError(f"array of shape {shape} needs {count * dtype.itemsize} bytes, "
+    if count * dt.itemsize != len(payload):
+        raise ProtocolError(f"array of shape {tuple(shape)} needs {count * dt.itemsize} bytes, "
                             f"the message holds {len(payload)}")
     # A view into the message: writable when the message was received into a bytearray.
-    array = np.frombuffer(payload, dtype=dtype, count=count)
+    array = np.frombuffer(payload, dtype=dt, count=count)
     if not array.flags.writeable:
         array = array.copy()
-    return array.reshape(shape[::-1]).transpose() if fortran else array.reshape(shape)
+    return array.reshape(shape)
