@@ -142,3 +142,14 @@ def test_grading_a_numpy_assignment_never_imports_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_without_privilege_drop_a_students_laptop_gets_the_same_verdicts(mlp_rubric):
+    """CI runs as root; this runs the worker as a student's laptop would: no namespaces, same user."""
+    from grader.runner import run_rubric
+    items = ["relu", "forward", "backward_relu", "count_parameters"]
+    rubric = mlp_rubric.select(only=items)
+    confined = run_rubric(rubric, REFERENCE_MLP)
+    plain = run_rubric(rubric, REFERENCE_MLP, drop_privileges=False)
+    assert [(i.id, i.status, i.message) for i in plain.items] == [(i.id, i.status, i.message) for i in confined.items]
+    assert plain.score == rubric.total_points

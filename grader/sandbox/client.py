@@ -91,6 +91,7 @@ class WorkerProcess:
             os.chown(self.solution, *self.ids)
         os.chmod(self.workdir, 0o700)
         self.proc: subprocess.Popen | None = None
+        self.req = self.resp = self.out = -1
         self.notes: list[str] = []
 
     @property
@@ -164,11 +165,21 @@ class WorkerProcess:
             sel.close()
         self.selectors = {}
         for fd in (self.req, self.resp, self.out):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.req = self.resp = self.out = -1
         self.proc = None
 
     def close(self) -> None:
+        """Ends the worker: first by closing its request pipe, so that it exits and is reaped (its usage
+        then counts in this process's RUSAGE_CHILDREN), then by force."""
+        if self.proc is not None and self.proc.poll() is None and self.req >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self.req)
+            self.req = -1
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=2)
         self.kill()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
