@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 from . import api
-from .report import gradescope as gs
 from .report.console import Console
 from .rubric import RubricError
 

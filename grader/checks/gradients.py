@@ -184,7 +184,7 @@ def mlp_backward(ctx):
         nn.set("weights", weights)
         try:
             grads = nn.call("backward", ref_cache, labels)
-        except StudentError as exc:
+        except StudentError:
             if own_problems:
                 raise CheckFailed("\n".join(own_problems)) from None
             raise

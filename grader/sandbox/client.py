@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import protocol
 from .errors import ImportFailed, WorkerDied, WorkerProtocolError, WorkerTimeout
+from .dispatch import describe_call
 from .handle import Handle
 from .limits import Confinement, sandbox_user_ids
 
@@ -305,7 +306,7 @@ class RemoteHandle(Handle):
     def _exchange(self, message: dict) -> dict:
         self.ensure_started()
         self.worker._limit = self.limit_s
-        return self.worker.exchange(message, self.deadline, _where(message))
+        return self.worker.exchange(message, self.deadline, describe_call(message))
 
     def take_events(self) -> list[str]:
         """What the student's code attempted that the sandbox audits (network, programs, signals...)."""
@@ -328,14 +329,3 @@ class RemoteHandle(Handle):
 
     def close(self) -> None:
         self.worker.close()
-
-
-def _where(message: dict) -> str:
-    op = message.get("op")
-    if op == "new":
-        return f"{message.get('cls')}(...)"
-    if op in ("call", "get", "set"):
-        target = message.get("target")
-        owner = target.type if isinstance(target, protocol.Ref) else "solution"
-        return f"{owner}.{message.get('name')}"
-    return f"the grader's {op!r} request"

@@ -52,14 +52,6 @@ class Dispatcher:
         target = request.get("target")
         return self.module if target is None else self._resolve(target)
 
-    def _where(self, request) -> str:
-        op = request.get("op")
-        if op == "new":
-            return f"{request.get('cls')}(...)"
-        target = request.get("target")
-        owner = "solution" if target is None else target.type
-        return f"{owner}.{request.get('name')}"
-
     def handle(self, request: dict) -> dict:
         op = request.get("op")
         try:
@@ -80,7 +72,7 @@ class Dispatcher:
         except Exception as exc:  # malformed put from the grader itself
             return {"error": {"where": "grader", "type": type(exc).__name__, "message": str(exc),
                               "traceback": ""}}
-        where = self._where(request)
+        where = describe_call(request)
         try:
             if op == "new":
                 cls = getattr(self.module, request["cls"])
@@ -112,6 +104,18 @@ class Dispatcher:
             if isinstance(exc, AttributeError) and op in ("call", "get", "new"):
                 return {"error": describe_missing(exc, where, self.solution_file)}
             return {"error": describe_exception(exc, self.solution_file, where)}
+
+
+def describe_call(request: dict) -> str:
+    """What a request calls, for messages: "NN.forward", "NN(...)", "solution.count_parameters"."""
+    op = request.get("op")
+    if op == "new":
+        return f"{request.get('cls')}(...)"
+    if op in ("call", "get", "set"):
+        target = request.get("target")
+        owner = target.type if isinstance(target, Ref) else "solution"
+        return f"{owner}.{request.get('name')}"
+    return f"the grader's {op!r} request"
 
 
 def describe_missing(exc: AttributeError, where: str, solution_file: str) -> dict:

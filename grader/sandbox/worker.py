@@ -13,7 +13,7 @@ import sys
 import time
 
 from . import limits, protocol
-from .dispatch import Dispatcher
+from .dispatch import Dispatcher, describe_call
 from .errors import describe_exception
 from .handle import load_module
 
@@ -194,7 +194,7 @@ def main(config_json: str) -> None:
         if request is None:
             return
         response = dispatcher.handle(request)
-        channel.send(response, register=dispatcher.register, where=dispatcher._where(request))
+        channel.send(response, register=dispatcher.register, where=describe_call(request))
 
 
 if __name__ == "__main__":
