@@ -35,8 +35,8 @@ def cross_entropy(probs: np.ndarray, labels: np.ndarray) -> float:
 class ForwardFn:
     """weights -> the mean loss through one side's forward (the student's or the reference's)."""
 
-    def __init__(self, nn, x, labels, L, who):
-        self.nn, self.x, self.labels, self.L, self.who = nn, x, labels, L, who
+    def __init__(self, nn, x, labels, L):
+        self.nn, self.x, self.labels, self.L = nn, x, labels, L
 
     def probs(self, weights):
         self.nn.set("weights", weights)
@@ -173,7 +173,7 @@ def mlp_backward(ctx):
                 if isinstance(cache, dict) and as_array(cache.get(f"Z{L}")) is not None:
                     grads = nn.call("backward", cache, labels)
                     own_problems = _gradient_problems(
-                        ForwardFn(nn, x, labels, L, "student"), weights, grads, example["batch"],
+                        ForwardFn(nn, x, labels, L), weights, grads, example["batch"],
                         np.random.default_rng(example["seed"] + 1), ref_nn, x, L, kinks)
                     if not own_problems:
                         return
@@ -188,7 +188,7 @@ def mlp_backward(ctx):
             if own_problems:
                 raise CheckFailed("\n".join(own_problems)) from None
             raise
-        ref_fn = ForwardFn(reference_mlp(ctx, example, weights), x, labels, L, "reference")
+        ref_fn = ForwardFn(reference_mlp(ctx, example, weights), x, labels, L)
         problems = _gradient_problems(
             ref_fn, weights, grads, example["batch"], np.random.default_rng(example["seed"] + 1),
             ref_nn, x, L, kinks)

@@ -22,7 +22,11 @@ def make_layer(handle, spec: S.LayerSpec, example: dict, params: dict | None = N
     kwargs = dict(example["kwargs"])
     if spec.uses_rng:
         kwargs["rng"] = handle.rng(example["seed"])
-    layer = handle.new(spec.cls, **kwargs)
+    return _configure(handle.new(spec.cls, **kwargs), spec, params, state)
+
+
+def _configure(layer, spec: S.LayerSpec, params: dict | None, state: dict | None):
+    """Gives a layer the grader's parameters and state, and the mode the spec checks it in."""
     for name, value in (params or {}).items():
         layer.set("params", value, key=name)
     for name, value in (state or {}).items():
@@ -34,7 +38,7 @@ def make_layer(handle, spec: S.LayerSpec, example: dict, params: dict | None = N
 
 def reference_setup(ctx, spec: S.LayerSpec, example: dict):
     """-> (reference layer, grader's params, grader's state): drawn once, given to both sides."""
-    probe = make_layer(ctx.reference, spec, example)
+    probe = make_layer(ctx.reference, spec, example)     # built once: its shapes, then the grader's values
     shapes = {name: value.shape for name, value in probe.get("params").items()}
     params = S.layer_params(example, shapes)
     state = {}
@@ -42,7 +46,7 @@ def reference_setup(ctx, spec: S.LayerSpec, example: dict):
         rng = np.random.default_rng(example["seed"] + 11)
         d = example["kwargs"]["num_features"]
         state = {"running_mean": rng.standard_normal(d), "running_var": rng.uniform(0.5, 2.0, d)}
-    return make_layer(ctx.reference, spec, example, params, state), params, state
+    return _configure(probe, spec, params, state), params, state
 
 
 def _label(spec: S.LayerSpec, example: dict) -> str:

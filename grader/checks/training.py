@@ -44,6 +44,23 @@ def _check_history(history, n_epochs: int, keys) -> None:
                 raise CheckFailed(f"history[{key!r}] should hold finite numbers, got {describe_type(v)}")
 
 
+def _put_images(ctx, images: np.ndarray, shape: tuple):
+    """uint8 images -> a handle on float32 in [0, 1] of shape (N, *shape), converted in the worker."""
+    return ctx.student.put(images.reshape(images.shape[0], *shape), dtype="float32", scale=1 / 255)
+
+
+def _gate_verdict(p, pred, split, n_epochs: int, advice: str):
+    """The grader's own accuracy of `pred` on its validation labels, against the threshold."""
+    n_train, n_val = split.train_images.shape[0], split.val_images.shape[0]
+    accuracy = float(np.mean(pred == split.val_labels))
+    details = {"accuracy": round(accuracy, 6), "threshold": p["threshold"], "n_train": n_train, "n_val": n_val}
+    summary = (f"validation accuracy {accuracy:.4f} on {n_val} held-out images after {n_epochs} "
+               f"epoch(s) on {n_train} training images (threshold {p['threshold']:.4f})")
+    if accuracy < p["threshold"]:
+        raise CheckFailed(f"{summary}: below the threshold. {advice}", details)
+    return Passed(summary, details)
+
+
 @check("mlp_training",
        n_examples=Param(int, 600), input_dim=Param(int, 20), n_classes=Param(int, 4),
        hidden_dims=Param(list, [32, 16]), n_epochs=Param(int, 2), lr=Param(float, 0.1),
@@ -93,24 +110,16 @@ def accuracy_gate(ctx):
     if problems:
         raise CheckFailed(f"{p['config']} cannot be used: " + "; ".join(problems))
     split = ctx.data()
-    n_train, n_val = split.train_images.shape[0], split.val_images.shape[0]
-    X = ctx.student.put(split.train_images.reshape(n_train, -1), dtype="float32", scale=1 / 255)
-    y = ctx.student.put(split.train_labels)
+    X, y = _put_images(ctx, split.train_images, (-1,)), ctx.student.put(split.train_labels)
     kwargs = {k: v for k, v in config.items() if k != "n_epochs"}
     kwargs.update(hidden_dims=tuple(config["hidden_dims"]), input_dim=p["input_dim"], n_classes=p["n_classes"],
                   **p["overrides"])
     nn = ctx.student.new("NN", **kwargs)
     nn.call("train", X, y, config["n_epochs"])
-    Xv = ctx.student.put(split.val_images.reshape(n_val, -1), dtype="float32", scale=1 / 255)
-    pred = _labels(nn.call("predict", Xv), n_val, "predict(X_val)")
-    accuracy = float(np.mean(pred == split.val_labels))
-    details = {"accuracy": round(accuracy, 6), "threshold": p["threshold"], "n_train": n_train, "n_val": n_val}
-    summary = (f"validation accuracy {accuracy:.4f} on {n_val} held-out images after {config['n_epochs']} "
-               f"epoch(s) on {n_train} training images (threshold {p['threshold']:.4f})")
-    if accuracy < p["threshold"]:
-        raise CheckFailed(summary + ": below the threshold. Tune BEST_CONFIG (learning rate, width, epochs) "
-                          "and check that train() shuffles and updates every batch.", details)
-    return Passed(summary, details)
+    Xv = _put_images(ctx, split.val_images, (-1,))
+    pred = _labels(nn.call("predict", Xv), split.val_images.shape[0], "predict(X_val)")
+    return _gate_verdict(p, pred, split, config["n_epochs"], "Tune BEST_CONFIG (learning rate, width, epochs) "
+                         "and check that train() shuffles and updates every batch.")
 
 
 @check("function_accuracy_gate", needs_data=True,
@@ -137,19 +146,12 @@ def function_accuracy_gate(ctx):
         raise CheckFailed(f"{p['config']} cannot be used: " + "; ".join(problems))
     split = ctx.data()
     shape = tuple(p["input_shape"])
-    n_train, n_val = split.train_images.shape[0], split.val_images.shape[0]
-    X = ctx.student.put(split.train_images.reshape(n_train, *shape), dtype="float32", scale=1 / 255)
-    y = ctx.student.put(split.train_labels)
+    X, y = _put_images(ctx, split.train_images, shape), ctx.student.put(split.train_labels)
     model = ctx.student.module.call(p["builder"], rng=ctx.student.rng(p["seed"]))
     ctx.student.module.call(p["trainer"], model, X, y, config["n_epochs"], config["lr"], config["batch_size"],
                             rng=ctx.student.rng(p["seed"]))
-    Xv = ctx.student.put(split.val_images.reshape(n_val, *shape), dtype="float32", scale=1 / 255)
-    pred = _labels(ctx.student.module.call(p["predictor"], model, Xv), n_val, f"{p['predictor']}(model, X_val)")
-    accuracy = float(np.mean(pred == split.val_labels))
-    details = {"accuracy": round(accuracy, 6), "threshold": p["threshold"], "n_train": n_train, "n_val": n_val}
-    summary = (f"validation accuracy {accuracy:.4f} on {n_val} held-out images after {config['n_epochs']} "
-               f"epoch(s) on {n_train} training images (threshold {p['threshold']:.4f})")
-    if accuracy < p["threshold"]:
-        raise CheckFailed(summary + f": below the threshold. Tune {p['config']} and check that {p['trainer']} "
-                          "shuffles, steps the optimiser after every batch, and that predict uses eval mode.", details)
-    return Passed(summary, details)
+    Xv = _put_images(ctx, split.val_images, shape)
+    pred = _labels(ctx.student.module.call(p["predictor"], model, Xv), split.val_images.shape[0],
+                   f"{p['predictor']}(model, X_val)")
+    return _gate_verdict(p, pred, split, config["n_epochs"], f"Tune {p['config']} and check that {p['trainer']} "
+                         "shuffles, steps the optimiser after every batch, and that predict uses eval mode.")
