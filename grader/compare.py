@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .sandbox.protocol import Opaque
+from .sandbox.protocol import Opaque, Tensor
 
 
 def tolerances(dtype, rtol64: float, atol64: float) -> tuple[float, float]:
@@ -27,6 +27,8 @@ def least_precise(*values):
 
 
 def describe_type(value) -> str:
+    if isinstance(value, Tensor):
+        return f"a tensor of shape {value.shape} and dtype {value.dtype or value.array.dtype}"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     if isinstance(value, Opaque):
@@ -37,7 +39,9 @@ def describe_type(value) -> str:
 
 
 def as_array(value) -> np.ndarray | None:
-    """Numbers and numeric arrays -> ndarray; anything else -> None."""
+    """Numbers, numeric arrays and tensors -> ndarray; anything else -> None."""
+    if isinstance(value, Tensor):
+        value = value.array
     if isinstance(value, np.ndarray):
         return value if value.dtype.kind in "biuf" else None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -59,6 +63,9 @@ def likely_cause(name: str, actual: np.ndarray, expected: np.ndarray, batch: int
             return f"{name} is transposed: it has shape {a.shape}, expected {e.shape}"
         if e.ndim == 2 and e.shape[0] == 1 and a.shape == e.shape[1:]:
             return f"{name} lost its leading axis of size 1: keep the shape {e.shape} (keepdims=True)"
+        if e.ndim == 1 and a.ndim == 2 and a.shape[1] == e.shape[0] and a.shape[0] > 1:
+            return (f"{name} has one row per example ({a.shape}): sum over the batch axis (dim 0) "
+                    f"to get {e.shape}")
         if e.ndim == 2 and e.shape[0] == 1 and a.ndim == 2 and a.shape[1] == e.shape[1] and a.shape[0] > 1:
             return (f"{name} has one row per example ({a.shape}): sum over the batch axis "
                     f"(axis=0, keepdims=True) to get {e.shape}")

@@ -64,6 +64,10 @@ class SandboxSpec:
     preload: tuple[str, ...] = ()
     forbidden_imports: tuple[str, ...] = ()
     forbidden_rule: str = ""
+    framework: str = "numpy"          # "torch": the worker imports torch and its bridge
+
+
+FRAMEWORKS = ("numpy", "torch")
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,9 @@ def load_rubric(path: str | Path) -> Rubric:
         sandbox=_section(path, raw, "sandbox", SandboxSpec),
         data=_section(path, raw, "data", DataSpec) if raw.get("data") else None,
         solution_file=raw.get("solution_file", "solution.py"))
+    if rubric.sandbox.framework not in FRAMEWORKS:
+        raise RubricError(path, f"must be one of {', '.join(FRAMEWORKS)}, got {rubric.sandbox.framework!r}",
+                          field="sandbox.framework")
     if "total_points" in raw:
         total = _number(path, raw["total_points"], "total_points")
         if abs(total - rubric.total_points) > 1e-9:

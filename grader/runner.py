@@ -33,7 +33,20 @@ def sandbox_config(rubric: Rubric, *, protected: list[str] | None = None, data_r
         import_timeout_s=spec.import_timeout_s, max_message_mb=spec.max_message_mb,
         output_limit_kb=spec.output_limit_kb, preload=list(spec.preload),
         forbidden=list(spec.forbidden_imports), forbidden_rule=spec.forbidden_rule,
-        drop_privileges=drop_privileges)
+        drop_privileges=drop_privileges, torch=spec.framework == "torch")
+
+
+class LazyReference:
+    """The reference module, imported in this process on first use only: the PyTorch assignments'
+    checks compute their expectations in NumPy, so the grader never imports torch for them."""
+
+    def __init__(self, path: Path):
+        self.path, self._handle = path, None
+
+    def __getattr__(self, name):
+        if self._handle is None:
+            self._handle = LocalHandle.from_file(self.path, "reference")
+        return getattr(self._handle, name)
 
 
 def _trim_output(text: str, dropped: int) -> str:
@@ -59,7 +72,7 @@ def run_rubric(rubric: Rubric, solution: str | Path, *, data_root=None, protecte
         result.duration_s = time.monotonic() - start
         return result
 
-    reference = LocalHandle.from_file(rubric.reference, "reference")
+    reference = LazyReference(rubric.reference)
     student = RemoteHandle(solution, sandbox_config(rubric, protected=protected, data_root=data_root,
                                                     drop_privileges=drop_privileges))
     split_cache = {}

@@ -4,6 +4,7 @@ A rubric item names its kind (`check: mlp_backward`) and sets its parameters (`p
 the kind declares and validates before anything runs.
 """
 from .base import CHECKS, CheckFailed, CheckKind, Context, Param, ParamError, Passed, check, search
-from . import gradients, imports, init, layers, optim, parameters, stateful, training, values  # noqa: F401
+from . import (backprop, gradients, imports, init, layers, optim, parameters, stateful,  # noqa: F401
+               torch_models, torch_training, training, values)
 
 __all__ = ["CHECKS", "CheckFailed", "CheckKind", "Context", "Param", "ParamError", "Passed", "check", "search"]

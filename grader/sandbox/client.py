@@ -35,6 +35,7 @@ class SandboxConfig:
     forbidden: list[str] = field(default_factory=list)
     forbidden_rule: str = ""
     drop_privileges: bool = True
+    torch: bool = False          # a PyTorch assignment: the worker loads torch_bridge
 
 
 class OutputCapture:
@@ -107,6 +108,7 @@ class WorkerProcess:
         worker_config = {
             "req_fd": req_r, "resp_fd": resp_w, "out_fd": out_w, "solution": str(self.solution),
             "max_bytes": self.max_bytes, "confinement": conf, "preload": self.config.preload,
+            "torch": {"threads": 1} if self.config.torch else None,
             "forbidden": self.config.forbidden, "forbidden_rule": self.config.forbidden_rule,
             "project_root": PROJECT_ROOT, "drop_privileges": self.config.drop_privileges,
         }
@@ -115,8 +117,9 @@ class WorkerProcess:
         env = {"PATH": "/usr/bin:/bin", "HOME": str(self.workdir), "TMPDIR": str(self.workdir),
                "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-               "MPLBACKEND": "Agg"}
-        for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):  # needed on some CPUs, not secrets
+               "MPLBACKEND": "Agg", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}  # deterministic cuBLAS
+        for key in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH"):
+            # needed on some CPUs and GPU machines; not secrets
             if key in os.environ:
                 env[key] = os.environ[key]
         self.proc = subprocess.Popen(

@@ -11,6 +11,7 @@ Requests are dicts (after decoding):
     {"op": "fetch", "target": Ref}                 -> the object itself (e.g. an array stored by put)
     {"op": "events"}                               -> what the audit hook saw since the last call
     {"op": "reset"}                                                        -> drops every Ref
+Extensions (torch_bridge.operations for PyTorch assignments) add ops of their own.
 Responses: {"ok": value} or {"error": {"where", "type", "message", "traceback"}}.
 """
 from __future__ import annotations
@@ -22,18 +23,33 @@ from .protocol import Ref
 
 
 class Dispatcher:
-    def __init__(self, module, solution_file: str, events: list | None = None):
+    def __init__(self, module, solution_file: str, events: list | None = None, *, to_wire=None,
+                 extensions=None):
         self.module = module
         self.events = events if events is not None else []
         self.solution_file = solution_file
         self.objects: dict[int, object] = {}
         self._next_id = 1
+        self.to_wire = to_wire                      # e.g. torch tensor -> protocol.Tensor
+        self.extensions = extensions(self) if extensions else {}
 
-    def register(self, obj) -> Ref:
+    def store(self, obj) -> Ref:
+        """Keeps `obj` here and returns the handle the grader will use for it."""
         ref = Ref(self._next_id, type(obj).__name__)
         self.objects[ref.id] = obj
         self._next_id += 1
         return ref
+
+    def register(self, obj):
+        """The encoder's hook for a value that is not plain data: converted where it can be, else kept."""
+        if self.to_wire is not None:
+            wire = self.to_wire(obj)
+            if wire is not None:
+                return wire
+        return self.store(obj)
+
+    def resolve(self, value):
+        return self._resolve(value)
 
     def _resolve(self, value):
         if isinstance(value, Ref):
@@ -63,12 +79,12 @@ class Dispatcher:
                 self.events.clear()
                 return {"ok": seen}
             if op == "rng":
-                return {"ok": self.register(np.random.default_rng(int(request["seed"])))}
+                return {"ok": self.store(np.random.default_rng(int(request["seed"])))}
             if op == "put":
                 array = np.array(request["value"], dtype=request.get("dtype") or None)
                 if request.get("scale") is not None:
                     array *= request["scale"]
-                return {"ok": self.register(array)}
+                return {"ok": self.store(array)}
         except Exception as exc:  # malformed put from the grader itself
             return {"error": {"where": "grader", "type": type(exc).__name__, "message": str(exc),
                               "traceback": ""}}
@@ -99,9 +115,11 @@ class Dispatcher:
                 else:
                     getattr(obj, request["name"])[request["key"]] = value
                 return {"ok": None}
+            if op in self.extensions:
+                return {"ok": self.extensions[op](request)}
             raise ValueError(f"unknown op {op!r}")
         except BaseException as exc:  # noqa: B036 - sys.exit in student code is a student error
-            if isinstance(exc, AttributeError) and op in ("call", "get", "new"):
+            if isinstance(exc, AttributeError) and op in ("call", "get", "new", "watch"):
                 return {"error": describe_missing(exc, where, self.solution_file)}
             return {"error": describe_exception(exc, self.solution_file, where)}
 
@@ -111,7 +129,7 @@ def describe_call(request: dict) -> str:
     op = request.get("op")
     if op == "new":
         return f"{request.get('cls')}(...)"
-    if op in ("call", "get", "set"):
+    if op in ("call", "get", "set", "watch"):
         target = request.get("target")
         owner = target.type if isinstance(target, Ref) else "solution"
         return f"{owner}.{request.get('name')}"

@@ -73,6 +73,10 @@ class Handle:
     def reset(self) -> None:
         self.request({"op": "reset"})
 
+    def op(self, operation: str, /, **fields):
+        """An operation of an extension (torch_bridge.py for PyTorch assignments)."""
+        return self.request({"op": operation, **fields})
+
     def request(self, message: dict):
         response = self._exchange(_unwrap(message))
         if "error" in response:
@@ -125,20 +129,27 @@ def load_module(path: str | Path, name: str):
 class LocalHandle(Handle):
     """Runs a module in this process, with the same copy semantics as the worker."""
 
-    def __init__(self, module, solution_file: str | Path, label: str = "reference"):
-        self.dispatcher = Dispatcher(module, str(solution_file))
+    def __init__(self, module, solution_file: str | Path, label: str = "reference", *, torch: bool = False):
+        self.tensor = None
+        if torch:  # tests only: the grader itself never imports torch
+            from . import torch_bridge
+            self.tensor = torch_bridge.to_torch
+            self.dispatcher = Dispatcher(module, str(solution_file), to_wire=torch_bridge.from_torch,
+                                         extensions=torch_bridge.operations)
+        else:
+            self.dispatcher = Dispatcher(module, str(solution_file))
         self.label = label
 
     @classmethod
-    def from_file(cls, path: str | Path, label: str = "reference") -> "LocalHandle":
-        return cls(load_module(path, f"_grader_{label}_solution"), path, label)
+    def from_file(cls, path: str | Path, label: str = "reference", *, torch: bool = False) -> "LocalHandle":
+        return cls(load_module(path, f"_grader_{label}_solution"), path, label, torch=torch)
 
     def _exchange(self, message: dict) -> dict:
-        request = _roundtrip(message)
+        request = _roundtrip(message, tensor=self.tensor)
         response = self.dispatcher.handle(request)
         return _roundtrip(response, register=self.dispatcher.register)
 
 
-def _roundtrip(value, register=None):
+def _roundtrip(value, register=None, tensor=None):
     frame = protocol.encode(value, register=register, max_bytes=LOCAL_MAX_BYTES)
-    return protocol.decode(frame[8:])
+    return protocol.decode(frame[8:], tensor=tensor)

@@ -6,8 +6,10 @@ gives its dtype and shape. Decoding never executes anything: JSON, a dtype strin
 a whitelist of numeric types, and a byte count that must equal what the shape declares.
 
 Values that cross: None, bool, int, float (NaN and infinities included), str, list, tuple, dict
-(keys str or int), numeric NumPy arrays and scalars, `Ref` (a handle on an object that stays in
-the process that owns it) and `Opaque` (the description of a value that cannot cross).
+(keys str or int), numeric NumPy arrays and scalars, `Tensor` (a PyTorch tensor as an array plus
+its dtype's name, device and autograd flags: the worker converts it to and from torch, the grader
+never imports torch), `Ref` (a handle on an object that stays in the process that owns it) and
+`Opaque` (the description of a value that cannot cross).
 """
 from __future__ import annotations
 
@@ -36,6 +38,20 @@ class Ref:
 
 
 @dataclass(frozen=True)
+class Tensor:
+    """A PyTorch tensor as data. array: its values on the CPU (bfloat16 crosses as float32)."""
+    array: np.ndarray
+    dtype: str = ""                 # torch's name, e.g. "float32"; "" = the array's
+    device: str = "cpu"
+    requires_grad: bool = False
+    grad_fn: str | None = None      # the name of the autograd node that made it, if any
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.array.shape)
+
+
+@dataclass(frozen=True)
 class Opaque:
     """A value that cannot cross the protocol (a function, a generator, an object in a list...)."""
     type: str
@@ -57,9 +73,14 @@ def _encode_value(value, arrays: list, register, depth: int):
         array = np.asarray(value)  # an ndarray subclass crosses as a plain ndarray
         if array.dtype.kind not in _ALLOWED_KINDS:
             return _opaque(value)
-        array = np.ascontiguousarray(array)
+        if not array.flags.c_contiguous:  # (np.ascontiguousarray would make a 0-d array 1-d)
+            array = array.copy(order="C")
         arrays.append(array)
         return {"t": "nd", "i": len(arrays) - 1, "dtype": array.dtype.str, "shape": list(array.shape)}
+    if isinstance(value, Tensor):
+        return {"t": "tensor", "a": _encode_value(np.asarray(value.array), arrays, None, depth + 1),
+                "dtype": str(value.dtype), "device": str(value.device),
+                "rg": bool(value.requires_grad), "fn": None if value.grad_fn is None else str(value.grad_fn)}
     if isinstance(value, Ref):
         return {"t": "ref", "id": value.id, "type": value.type}
     if isinstance(value, Opaque):
@@ -87,13 +108,13 @@ def _opaque(value) -> dict:
     return {"t": "opaque", "type": type(value).__name__, "repr": text}
 
 
-def _decode_value(node, arrays: list, depth: int):
+def _decode_value(node, arrays: list, depth: int, tensor=None):
     if depth > MAX_DEPTH:
         raise ProtocolError(f"value nested deeper than {MAX_DEPTH} levels")
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
     if isinstance(node, list):
-        return [_decode_value(v, arrays, depth + 1) for v in node]
+        return [_decode_value(v, arrays, depth + 1, tensor) for v in node]
     if not isinstance(node, dict) or "t" not in node:
         raise ProtocolError(f"unexpected JSON node {str(node)[:80]}")
     tag = node["t"]
@@ -101,14 +122,21 @@ def _decode_value(node, arrays: list, depth: int):
         if tag == "nd":
             return _array(arrays[node["i"]], node["dtype"], node["shape"])
         if tag == "tuple":
-            return tuple(_decode_value(v, arrays, depth + 1) for v in node["v"])
+            return tuple(_decode_value(v, arrays, depth + 1, tensor) for v in node["v"])
         if tag == "dict":
             out = {}
             for k, v in node["v"]:
                 if not isinstance(k, (str, int)):
                     raise ProtocolError("dict key must be str or int")
-                out[k] = _decode_value(v, arrays, depth + 1)
+                out[k] = _decode_value(v, arrays, depth + 1, tensor)
             return out
+        if tag == "tensor":
+            array = node["a"]
+            if not isinstance(array, dict) or array.get("t") != "nd":
+                raise ProtocolError("a tensor node must hold an array")
+            value = Tensor(_decode_value(array, arrays, depth + 1), str(node["dtype"]), str(node["device"]),
+                           bool(node["rg"]), None if node["fn"] is None else str(node["fn"]))
+            return value if tensor is None else tensor(value)
         if tag == "float":
             return float(node["v"])
         if tag == "bigint":
@@ -153,8 +181,9 @@ def frame_length(prefix: bytes, *, max_bytes: int) -> int:
     return length
 
 
-def decode(body: bytes):
-    """body: a frame without its 8-byte length -> the value. Raises ProtocolError on anything odd."""
+def decode(body: bytes, *, tensor=None):
+    """body: a frame without its 8-byte length -> the value. Raises ProtocolError on anything odd.
+    tensor: where given (the worker of a PyTorch assignment), makes each `Tensor` a torch tensor."""
     try:
         view = memoryview(body)
         if len(view) < 4:
@@ -172,7 +201,7 @@ def decode(body: bytes):
                 raise ProtocolError("truncated array")
             arrays.append(view[pos + 8:pos + 8 + n])
             pos += 8 + n
-        return _decode_value(doc, arrays, 0)
+        return _decode_value(doc, arrays, 0, tensor)
     except ProtocolError:
         raise
     except (ValueError, UnicodeDecodeError, RecursionError, struct.error) as exc:

@@ -84,6 +84,7 @@ class Channel:
     def __init__(self, req_fd: int, resp_fd: int, max_bytes: int):
         self.req_fd, self.resp_fd, self.max_bytes = req_fd, resp_fd, max_bytes
         self.owner = os.getpid()
+        self.tensor = None  # protocol.Tensor -> torch tensor, for PyTorch assignments
 
     def _only_the_worker(self) -> None:
         """A process forked by the student's code that returns here must not speak on the protocol."""
@@ -96,7 +97,7 @@ class Channel:
         if prefix is None:
             return None
         body = _read_exact(self.req_fd, protocol.frame_length(prefix, max_bytes=self.max_bytes))
-        return None if body is None else protocol.decode(body)
+        return None if body is None else protocol.decode(body, tensor=self.tensor)
 
     def send(self, response: dict, register=None, where: str = "") -> None:
         self._only_the_worker()
@@ -134,11 +135,18 @@ def main(config_json: str) -> None:
         except Exception:
             pass
 
+    bridge = None
+    if config.get("torch"):
+        from . import torch_bridge as bridge
+        bridge.setup(threads=int(config["torch"].get("threads", 1)))
+        channel.tensor = bridge.to_torch
+
     as_root = os.geteuid() == 0 and config.get("drop_privileges", True)
     solution = config["solution"]
     workdir = os.path.dirname(solution)
     if as_root:
-        files = {name: open(os.path.join(workdir, name), "rb").read() for name in os.listdir(workdir)}
+        files = {name: open(os.path.join(workdir, name), "rb").read() for name in os.listdir(workdir)
+                 if os.path.isfile(os.path.join(workdir, name))}  # not caches made by torch's import
         limits.die_with_parent()
         notes += limits.enter_namespaces(conf)
         pid = os.fork()
@@ -183,7 +191,8 @@ def main(config_json: str) -> None:
     sys.modules["solution"] = module
     channel.send({"ok": {"notes": notes, "import_seconds": time.monotonic() - start}})
 
-    dispatcher = Dispatcher(module, solution, events=EVENTS)
+    dispatcher = Dispatcher(module, solution, events=EVENTS, to_wire=bridge and bridge.from_torch,
+                            extensions=bridge and bridge.operations)
     while True:
         try:
             request = channel.receive()
