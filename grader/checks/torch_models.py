@@ -129,7 +129,25 @@ def lenet_structure(ctx):
                   f"for {len(ctx.params['configs'])} configurations")
 
 
+def _conv_problem(i: int, hyper: dict, c_in: int, c_out: int, pad: int) -> str | None:
+    got = (hyper.get("in_channels"), hyper.get("out_channels"), _pair(hyper.get("kernel_size")),
+           _pair(hyper.get("padding")), _pair(hyper.get("stride")))
+    if got == (c_in, c_out, [5, 5], [pad, pad], [1, 1]):
+        return None
+    return (f"convolution {i + 1} should be Conv2d({c_in}, {c_out}, kernel_size=5, padding={pad}, stride=1), "
+            f"got Conv2d({got[0]}, {got[1]}, kernel_size={got[2]}, padding={got[3]}, stride={got[4]})"
+            + (". Without padding=2 the first convolution shrinks 28x28 to 24x24." if i == 0 and pad else ""))
+
+
 def _lenet_problems(ctx, model, x, kwargs, train: bool) -> list[str]:
+    expected_conv = [(kwargs["in_channels"], 6, 2), (6, 16, 0)]
+    # The module tree first: a wrong convolution often makes the forward pass itself fail.
+    convs_in_tree = [m for m in describe(ctx.student, model)["modules"] if m["type"] == "Conv2d"]
+    if len(convs_in_tree) == 2:
+        for i, (m, (c_in, c_out, pad)) in enumerate(zip(convs_in_tree, expected_conv)):
+            problem = _conv_problem(i, m["hyper"], c_in, c_out, pad)
+            if problem:
+                return [problem]
     traced = trace(ctx.student, model, tensor(x, "float32"), train=train)
     convs, linears = _calls(traced, ("Conv2d",)), _calls(traced, ("Linear",))
     bns = _calls(traced, ("BatchNorm2d",))
@@ -137,15 +155,10 @@ def _lenet_problems(ctx, model, x, kwargs, train: bool) -> list[str]:
     if len(convs) != 2 or len(linears) != 3:
         return [f"expected 2 Conv2d and 3 Linear calls in a forward pass, saw {len(convs)} and {len(linears)} "
                 f"(calls in order: {', '.join(c['type'] for c in traced['calls'])})"]
-    expected_conv = [(kwargs["in_channels"], 6, 2), (6, 16, 0)]
     for i, (call, (c_in, c_out, pad)) in enumerate(zip(convs, expected_conv)):
-        h = call["hyper"]
-        got = (h.get("in_channels"), h.get("out_channels"), _pair(h.get("kernel_size")), _pair(h.get("padding")),
-               _pair(h.get("stride")))
-        if got != (c_in, c_out, [5, 5], [pad, pad], [1, 1]):
-            return [f"convolution {i + 1} should be Conv2d({c_in}, {c_out}, kernel_size=5, padding={pad}, stride=1), "
-                    f"got Conv2d({got[0]}, {got[1]}, kernel_size={got[2]}, padding={got[3]}, stride={got[4]})"
-                    + (". Without padding=2 the first convolution shrinks 28x28 to 24x24." if i == 0 and pad else "")]
+        problem = _conv_problem(i, call["hyper"], c_in, c_out, pad)
+        if problem:
+            return [problem]
     widths = [(400, 120), (120, 84), (84, kwargs["num_classes"])]
     for i, (call, (n_in, n_out)) in enumerate(zip(linears, widths)):
         h = call["hyper"]
@@ -186,26 +199,39 @@ def _lenet_problems(ctx, model, x, kwargs, train: bool) -> list[str]:
 
 
 def _dropout_problems(ctx, model, x, kwargs) -> list[str]:
-    """In train mode: a Dropout(p) after each hidden linear layer's ReLU, nowhere else."""
+    """In train mode: dropout(p) after each hidden linear layer's ReLU, nowhere else. With nn.Dropout
+    modules the trace shows where they sit; functional dropout (F.dropout) is judged by what the next
+    linear layer receives: each entry either dropped (0) or the ReLU output scaled by 1/(1-p)."""
     p = kwargs["dropout"]
     traced = trace(ctx.student, model, tensor(x, "float32"), train=True)
-    calls = traced["calls"]
-    drops = [c for c in calls if c["type"].startswith("Dropout") or c["type"] == "AlphaDropout"]
+    drops = [c for c in traced["calls"] if c["type"] in ("Dropout", "Dropout1d", "AlphaDropout")]
     linears = _calls(traced, ("Linear",))
-    if len(drops) != 2:
+    if len(linears) != 3:
+        return [f"expected 3 Linear calls in a training forward pass, saw {len(linears)}"]
+    if drops and len(drops) != 2:
         return [f"expected 2 Dropout({p}) calls in a training forward pass (after each hidden linear layer's "
                 f"ReLU), saw {len(drops)}"]
-    for i, drop in enumerate(drops):
-        if drop["hyper"].get("p") != p:
-            return [f"dropout {i + 1} has p={drop['hyper'].get('p')}, expected p={p}"]
+    for i in range(2):
         lin_out = values_of(linears[i]["output"], "linear output")
-        drop_in = values_of(drop["input"], "dropout input")
-        if not _close(drop_in, relu(lin_out)):
-            hint = (" It receives the linear layer's output before the ReLU: put dropout after the ReLU."
-                    if _close(drop_in, lin_out) else "")
-            return [f"dropout {i + 1} should take the ReLU of hidden linear layer {i + 1}'s output.{hint}"]
-        if not _close(values_of(linears[i + 1]["input"], "linear input"), values_of(drop["output"], "dropout")):
-            return [f"linear layer {i + 2} should receive dropout {i + 1}'s output"]
+        received = values_of(linears[i + 1]["input"], "linear input")
+        if drops:
+            drop = drops[i]
+            if drop["hyper"].get("p") != p:
+                return [f"dropout {i + 1} has p={drop['hyper'].get('p')}, expected p={p}"]
+            drop_in = values_of(drop["input"], "dropout input")
+            if not _close(drop_in, relu(lin_out)):
+                hint = (" It receives the linear layer's output before the ReLU: put dropout after the ReLU."
+                        if _close(drop_in, lin_out) else "")
+                return [f"dropout {i + 1} should take the ReLU of hidden linear layer {i + 1}'s output.{hint}"]
+            if not _close(received, values_of(drop["output"], "dropout")):
+                return [f"linear layer {i + 2} should receive dropout {i + 1}'s output"]
+            continue
+        kept = received != 0
+        expected = relu(lin_out) / (1 - p)
+        dropped_share = 1 - kept.mean()
+        if not _close(received[kept], expected[kept]) or dropped_share <= (relu(lin_out) == 0).mean():
+            return [f"linear layer {i + 2} should receive dropout(p={p}) of the ReLU of linear layer {i + 1}'s "
+                    "output in train mode (entries either 0 or scaled by 1/(1-p))"]
     return []
 
 

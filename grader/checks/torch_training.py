@@ -41,13 +41,13 @@ def _changed(before: dict, after: dict, prefix: str) -> list[str]:
     return [k.split(":", 1)[1] for k in before if k.startswith(prefix) and not np.array_equal(before[k], after.get(k))]
 
 
-@check("make_optimizer", cls=Param(str, "LeNet5"),
+@check("make_optimizer", cls=Param(str, "probe"),
        settings=Param(list, [{"lr": 0.05, "momentum": 0.9, "weight_decay": 0.0005}, {"lr": 0.2}]))
 def make_optimizer(ctx):
     """make_optimizer(model, lr, momentum, weight_decay) is torch.optim.SGD over every parameter of the
     model, with the learning rate, momentum and weight decay it was given (defaults 0)."""
     for settings in ctx.params["settings"]:
-        model = new_model(ctx, ctx.params["cls"], {})
+        model = new_model(ctx, ctx.params["cls"], {"batchnorm": True})
         call = f"make_optimizer(model, {', '.join(f'{k}={v}' for k, v in settings.items())})"
         opt = ctx.student.module.call("make_optimizer", model, **settings)
         about = ctx.student.op("optimizer_info", target=opt, model=model)
@@ -66,7 +66,7 @@ def make_optimizer(ctx):
     return Passed("SGD over every parameter, with lr, momentum and weight decay passed through")
 
 
-@check("evaluate_is_pure", cls=Param(str, "LeNet5"), kwargs=Param(dict, {"batchnorm": True, "dropout": 0.3}),
+@check("evaluate_is_pure", cls=Param(str, "probe"), kwargs=Param(dict, {"batchnorm": True, "dropout": 0.3}),
        n=Param(int, 96), batch_size=Param(int, 32), input=Param(list, [1, 28, 28]))
 def evaluate_is_pure(ctx):
     """evaluate(model, loader, device) from train mode: every forward in eval mode without gradient tracking,
@@ -79,7 +79,7 @@ def evaluate_is_pure(ctx):
     before = state(ctx.student, model)
     seen = watch(ctx.student, None, "evaluate", model, loader, "cpu", model=model)
     after = state(ctx.student, model)
-    name = f"evaluate({label(p['cls'], p['kwargs'])}, loader, 'cpu')"
+    name = "evaluate(model, loader, 'cpu')"
     if not seen["forwards"]:
         raise CheckFailed(f"{name} never called the model")
     if any(f["training"] for f in seen["forwards"]):
@@ -109,7 +109,7 @@ def evaluate_is_pure(ctx):
     return Passed("evaluate runs in eval mode under no_grad, changes nothing, and returns the right loss and accuracy")
 
 
-@check("train_epoch_updates", cls=Param(str, "LeNet5"), kwargs=Param(dict, {"batchnorm": True}),
+@check("train_epoch_updates", cls=Param(str, "probe"), kwargs=Param(dict, {}),
        n=Param(int, 96), batch_size=Param(int, 32), lr=Param(float, 0.05), input=Param(list, [1, 28, 28]))
 def train_epoch_updates(ctx):
     """train_epoch(model, loader, optimizer, device) from eval mode: forwards in train mode with gradients,

@@ -80,8 +80,14 @@ def pick_device(handle, policy: str) -> tuple[str, str]:
     return "cpu", "cpu"
 
 
+PROBE = "probe"
+
+
 def new_model(ctx, cls: str, kwargs: dict):
-    """ctx.student's cls(**kwargs), seeded by the item so that every grading builds the same model."""
+    """ctx.student's cls(**kwargs), seeded by the item so that every grading builds the same model.
+    cls "probe": the grader's own small CNN (torch_bridge.ProbeNet), to check training code alone."""
+    if cls == PROBE:
+        return ctx.student.op("probe_model", kwargs=kwargs, seed=ctx.seed)
     ctx.student.op("seed", seed=ctx.seed)
     model = ctx.student.new(cls, **kwargs)
     if not hasattr(model, "ref") or model.ref is None:
@@ -94,6 +100,8 @@ def _kwargs_text(kwargs: dict) -> str:
 
 
 def label(cls: str, kwargs: dict) -> str:
+    if cls == PROBE:
+        return f"a small CNN of the grader's ({_kwargs_text(kwargs) or 'conv, ReLU, pool, linear'})"
     return f"{cls}({_kwargs_text(kwargs)})"
 
 

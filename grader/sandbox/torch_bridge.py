@@ -17,6 +17,7 @@ Operations (added to the dispatcher, see dispatch.py):
     {"op": "loader", "x", "y", "batch_size", "shuffle", "seed"} -> Ref to an in-memory batch loader
     {"op": "logits", "target": model, "x", "batch_size", "device"} -> (N, classes) float32, eval mode
     {"op": "optimizer_info", "target": optimizer, "model": model} -> its type and param groups
+    {"op": "probe_model", "kwargs": {...}}                 -> Ref to a ProbeNet, seeded
 """
 from __future__ import annotations
 
@@ -118,6 +119,21 @@ class BatchLoader:
             else:
                 index = order[start:start + self.batch_size]
                 yield self.x[index], self.y[index]
+
+
+class ProbeNet(nn.Module):
+    """The grader's own small CNN for checks of training code, so that a broken LeNet5 does not cost
+    the items on make_optimizer, train_epoch and evaluate. (N, C, 28, 28) -> logits (N, K)."""
+
+    def __init__(self, in_channels=1, num_classes=10, batchnorm=False, dropout=0.0):
+        super().__init__()
+        layers = [nn.Conv2d(in_channels, 4, 3, padding=1)] + ([nn.BatchNorm2d(4)] if batchnorm else [])
+        layers += [nn.ReLU(), nn.MaxPool2d(4), nn.Flatten(), nn.Linear(4 * 7 * 7, 16), nn.ReLU()]
+        layers += [nn.Dropout(dropout)] if dropout > 0 else []
+        self.net = nn.Sequential(*layers, nn.Linear(16, num_classes))
+
+    def forward(self, x):
+        return self.net(x)
 
 
 def _hyper(module: nn.Module) -> dict:
@@ -277,8 +293,12 @@ def operations(dispatcher) -> dict:
         return dispatcher.store(BatchLoader(r(req["x"]), r(req["y"]), req["batch_size"], req.get("shuffle", False),
                                             int(req.get("seed", 0))))
 
+    def probe_model(req):
+        seed_all(int(req.get("seed", 0)))
+        return dispatcher.store(ProbeNet(**req.get("kwargs", {})))
+
     return {
-        "torch_info": torch_info, "tensor": tensor, "generator": generator, "seed": seed, "loader": loader,
+        "probe_model": probe_model, "torch_info": torch_info, "tensor": tensor, "generator": generator, "seed": seed, "loader": loader,
         "describe": lambda req: describe(r(req["target"])),
         "state": lambda req: state(r(req["target"])),
         "trace": lambda req: trace(r(req["target"]), r(req["input"]), bool(req.get("train", False))),
