@@ -48,6 +48,15 @@ def cpu_model() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def torch_version() -> str:
+    """The installed torch, without importing it (the CPU build's version ends in +cpu)."""
+    from importlib import metadata
+    try:
+        return metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
 def run_once(solution: Path, assignment: str, cores: set[int]) -> dict:
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     start = time.monotonic()
@@ -76,7 +85,7 @@ def main() -> None:
     print(f"# grading {solution.relative_to(ROOT) if solution.is_relative_to(ROOT) else solution} "
           f"({args.assignment}) on {len(cores)} core(s) of {cpu_model()}, {args.repeat} run(s), medians")
     print(f"# Python {platform.python_version()}, {platform.system()} {platform.release()}, "
-          f"user {'root (worker as nobody)' if os.geteuid() == 0 else 'unprivileged'}")
+          f"user {'root (worker as nobody)' if os.geteuid() == 0 else 'unprivileged'}, torch {torch_version()}")
     print(f"| {'measure':<34} | {'median':>9} | {'min':>9} | {'max':>9} |")
     print(f"|{'-' * 36}|{'-' * 11}|{'-' * 11}|{'-' * 11}|")
     rows = [("score", "score"), ("wall time, process (s)", "process_wall_s"), ("wall time, grading (s)", "wall_s"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from ..compare import describe_type, mismatch
+from ..compare import mismatch
 from .base import CheckFailed, Param, Passed, check, search
 from .torchlib import describe, label, max_pool2, new_model, pick_device, relu, tensor, trace, values_of
 
@@ -327,8 +327,9 @@ def param_matched_mlp(ctx):
         linears = [m for m in tree["modules"] if m["type"] == "Linear"]
         widths = [m["hyper"].get("out_features") for m in linears[:-1]]
         if len(linears) != depth + 1 or len(set(widths)) != 1:
+            sizes = [(m["hyper"].get("in_features"), m["hyper"].get("out_features")) for m in linears]
             raise CheckFailed(f"{name} should have {depth} hidden Linear layers of one width and an output "
-                              f"layer; its Linear layers are {[(m['hyper'].get('in_features'), m['hyper'].get('out_features')) for m in linears]}")
+                              f"layer; its Linear layers (in, out) are {sizes}")
         count = tree["n_trainable"]
         unit = mlp_count(best + 1, depth, n_in, n_out) - mlp_count(best, depth, n_in, n_out)
         if abs(count - mlp_count(best, depth, n_in, n_out)) > unit:

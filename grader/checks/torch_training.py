@@ -9,7 +9,7 @@ import numpy as np
 from .. import data as data_mod
 from ..compare import describe_type, mismatch
 from .base import CheckFailed, Param, Passed, check
-from .torchlib import (cross_entropy_from_logits, generator, label, new_model, pick_device, state, stored_tensor,
+from .torchlib import (cross_entropy_from_logits, generator, new_model, pick_device, state, stored_tensor,
                        tensor, values_of, watch)
 
 

@@ -47,7 +47,8 @@ def _shape_text(shape) -> str:
 
 
 def describe(handle, model) -> dict:
-    """The module tree: {"type", "modules": [{name, type, leaf, hyper, params, training}], "n_params", "n_trainable"}."""
+    """The module tree: {"type", "modules": [{name, type, leaf, hyper, params, training}], "n_params",
+    "n_trainable"}."""
     return handle.op("describe", target=model)
 
 

@@ -179,9 +179,12 @@ def drop_privileges(conf: Confinement) -> None:
         raise RuntimeError("could not drop root privileges")
 
 
-def apply_rlimits(conf: Confinement, *, as_sandbox_user: bool) -> None:
+def apply_rlimits(conf: Confinement, *, as_sandbox_user: bool, cuda: bool = False) -> None:
+    """cuda: CUDA reserves tens of GB of address space it never touches, so RLIMIT_AS would make it
+    fail; the limit then applies to the data segment (private writable memory) instead."""
     mb = 2**20
-    resource.setrlimit(resource.RLIMIT_AS, (conf.memory_mb * mb, conf.memory_mb * mb))
+    memory = resource.RLIMIT_DATA if cuda else resource.RLIMIT_AS
+    resource.setrlimit(memory, (conf.memory_mb * mb, conf.memory_mb * mb))
     resource.setrlimit(resource.RLIMIT_FSIZE, (conf.file_size_mb * mb, conf.file_size_mb * mb))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CPU, (conf.cpu_seconds, conf.cpu_seconds + 5))

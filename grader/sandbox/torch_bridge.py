@@ -40,9 +40,15 @@ HYPER = ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dil
 
 
 def setup(threads: int = 1) -> None:
-    """Deterministic PyTorch: the same submission trains to the same accuracy on the same device."""
+    """Deterministic PyTorch: the same submission trains to the same accuracy on the same device.
+
+    On the CPU, one thread makes PyTorch's kernels deterministic. With CUDA, deterministic algorithms
+    are asked for too (cuBLAS's workspace fixed by CUBLAS_WORKSPACE_CONFIG, cuDNN deterministic); an op
+    without a deterministic CUDA kernel warns rather than failing the student's training (warn_only).
+    The call is made only with CUDA: its first use costs 2 s of imports."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.use_deterministic_algorithms(True)
+    if cuda_available():
+        torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.deterministic = True
     torch.backends.cudnn.benchmark = False
     torch.set_num_threads(threads)
@@ -55,6 +61,13 @@ def setup(threads: int = 1) -> None:
     opt = torch.optim.SGD(layer.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
     layer(torch.ones(1, 2)).sum().backward()
     opt.step()
+
+
+def cuda_available() -> bool:
+    try:
+        return torch.cuda.is_available()
+    except Exception:  # a broken driver is no GPU
+        return False
 
 
 def seed_all(seed: int) -> None:
@@ -175,9 +188,10 @@ def trace(model: nn.Module, x: torch.Tensor, train: bool) -> dict:
     def record(name):
         def hook(module, inputs, output):
             first = inputs[0] if inputs else None
+            # Copies: a later in-place module (nn.ReLU(inplace=True)) must not rewrite what was recorded.
             calls.append({"name": name, "type": type(module).__name__, "hyper": _hyper(module),
-                          "input": from_torch(first) if isinstance(first, torch.Tensor) else None,
-                          "output": from_torch(output) if isinstance(output, torch.Tensor) else None})
+                          "input": from_torch(first.clone()) if isinstance(first, torch.Tensor) else None,
+                          "output": from_torch(output.clone()) if isinstance(output, torch.Tensor) else None})
         return hook
 
     for name, module in model.named_modules():
@@ -285,7 +299,7 @@ def operations(dispatcher) -> dict:
         seed_all(int(req["seed"]))
 
     def torch_info(req):
-        cuda = torch.cuda.is_available()
+        cuda = cuda_available()
         return {"version": str(torch.__version__), "cuda": cuda,
                 "device_name": torch.cuda.get_device_name(0) if cuda else "cpu"}
 
@@ -298,7 +312,8 @@ def operations(dispatcher) -> dict:
         return dispatcher.store(ProbeNet(**req.get("kwargs", {})))
 
     return {
-        "probe_model": probe_model, "torch_info": torch_info, "tensor": tensor, "generator": generator, "seed": seed, "loader": loader,
+        "probe_model": probe_model, "torch_info": torch_info, "tensor": tensor, "generator": generator,
+        "seed": seed, "loader": loader,
         "describe": lambda req: describe(r(req["target"])),
         "state": lambda req: state(r(req["target"])),
         "trace": lambda req: trace(r(req["target"]), r(req["input"]), bool(req.get("train", False))),
