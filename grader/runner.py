@@ -3,6 +3,7 @@ student's code does; one item's timeout or crash costs that item only (the worke
 """
 from __future__ import annotations
 
+import importlib.util
 import time
 import traceback
 from pathlib import Path
@@ -34,6 +35,15 @@ def sandbox_config(rubric: Rubric, *, protected: list[str] | None = None, data_r
         output_limit_kb=spec.output_limit_kb, preload=list(spec.preload),
         forbidden=list(spec.forbidden_imports), forbidden_rule=spec.forbidden_rule,
         drop_privileges=drop_privileges, torch=spec.framework == "torch")
+
+
+def missing_framework(rubric: Rubric) -> str | None:
+    """A PyTorch rubric on a machine without torch: the instructor's problem, said plainly (found
+    without importing torch)."""
+    if rubric.sandbox.framework == "torch" and importlib.util.find_spec("torch") is None:
+        return (f"the {rubric.assignment!r} assignment needs PyTorch where the grader runs, and it is not "
+                "installed: pip install torch (the CPU build: --index-url https://download.pytorch.org/whl/cpu)")
+    return None
 
 
 class LazyReference:
@@ -69,6 +79,13 @@ def run_rubric(rubric: Rubric, solution: str | Path, *, data_root=None, protecte
                    f"Submit a file named {rubric.solution_file}.")
         result.error = message
         result.items = [_result(item, FAILED, f"Not graded: {message}") for item in rubric.items]
+        result.duration_s = time.monotonic() - start
+        return result
+
+    missing = missing_framework(rubric)
+    if missing:
+        result.error = missing
+        result.items = [_result(item, ERROR, f"Not graded: {missing}") for item in rubric.items]
         result.duration_s = time.monotonic() - start
         return result
 

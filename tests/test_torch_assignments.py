@@ -215,3 +215,14 @@ def test_torch_cnn_trains_on_the_gpu_deterministically_and_says_so(rubrics):
     assert shapes.details["device"].startswith("cuda")
     second = api.grade(REFERENCE["torch_cnn"], rubric=rubric)
     assert by_id(second)["accuracy"].details["accuracy"] == gate.details["accuracy"]
+
+
+def test_without_torch_installed_every_item_says_how_to_install_it(rubrics, monkeypatch):
+    import importlib.util
+
+    from grader import runner
+    real = importlib.util.find_spec
+    monkeypatch.setattr(runner.importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    result = runner.run_rubric(rubrics["backprop"], REFERENCE["backprop"])
+    assert result.score == 0 and "pip install torch" in result.error
+    assert all(i.status == "error" and "needs PyTorch" in i.message for i in result.items)
