@@ -13,7 +13,7 @@ import pytest
 from grader import api
 from grader.rubric import load_assignment
 
-from .conftest import ROOT, by_id, mutate, without_gate
+from .conftest import IS_ROOT, ROOT, by_id, mutate, without_gate
 
 torch = pytest.importorskip("torch")
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on the device machine)")
@@ -226,3 +226,28 @@ def test_without_torch_installed_every_item_says_how_to_install_it(rubrics, monk
     result = runner.run_rubric(rubrics["backprop"], REFERENCE["backprop"])
     assert result.score == 0 and "pip install torch" in result.error
     assert all(i.status == "error" and "needs PyTorch" in i.message for i in result.items)
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="the reference is hidden from the worker by the sandbox (as root)")
+def test_a_torch_submission_cannot_read_the_reference(rubrics, grade_source):
+    """torch changes nothing in the confinement: the reference is out of reach of the worker."""
+    spy = '''
+
+def _peek():
+    try:
+        return open(%r).read()[:20]
+    except OSError as exc:
+        return type(exc).__name__
+
+
+_PEEK = _peek()
+
+
+def loss_accuracy(yhat, Y):
+    if not _PEEK.endswith("Error"):
+        raise RuntimeError("read the reference: " + _PEEK)
+    return _loss_accuracy(yhat, Y)
+''' % str(REFERENCE["backprop"])
+    source = REFERENCE["backprop"].read_text().replace("def loss_accuracy(", "def _loss_accuracy(") + spy
+    result = by_id(grade_source(source, rubrics["backprop"], only=["loss_accuracy"]))
+    assert result["loss_accuracy"].passed, result["loss_accuracy"].message
