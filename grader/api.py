@@ -13,6 +13,7 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
+from . import package
 from .report import gradescope as gs
 from .results import ItemResult, SubmissionResult
 from .rubric import Rubric, available_assignments, load_assignment, load_rubric
@@ -128,6 +129,12 @@ def gradescope(*, root: str | Path | None = None, assignment: str | None = None,
             results_path.parent.mkdir(parents=True, exist_ok=True)
             results_path.write_text(json.dumps(gs.error_document("results could not be written normally")))
     return result
+
+
+def autograder(*, assignment: str | None = None, rubric: str | Path | Rubric | None = None,
+               output: str | Path = "autograder.zip") -> Path:
+    """Builds the Gradescope autograder zip (see grader/package.py) and returns its path."""
+    return package.build_autograder(_rubric(assignment, rubric), output)
 
 
 def list_assignments() -> list[dict]:

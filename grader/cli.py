@@ -38,6 +38,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rubric", type=Path)
     p.add_argument("--root", type=Path, help="instead of $GRADER_GRADESCOPE_ROOT or /autograder")
     p.add_argument("--data-root", type=Path)
+    p = sub.add_parser("autograder", help="build the Gradescope autograder zip")
+    p.add_argument("--assignment", "-a", required=True)
+    p.add_argument("--rubric", type=Path, help="a rubric YAML file instead of the assignment's own")
+    p.add_argument("-o", "--output", type=Path, default=Path("autograder.zip"))
     return parser
 
 
@@ -72,6 +76,11 @@ def main(argv: list[str] | None = None) -> int:
             if args.json_path:
                 print(f"Wrote {args.json_path}")
             return 0 if result.error is None else 1
+        if args.command == "autograder":
+            out = api.autograder(assignment=args.assignment, rubric=args.rubric, output=args.output)
+            print(f"Wrote {out}: upload it as the autograder of a Gradescope programming assignment "
+                  "(Ubuntu base image); setup.sh installs what it needs while the image builds.")
+            return 0
         if args.command == "gradescope":
             result = api.gradescope(root=args.root, assignment=args.assignment, rubric=args.rubric,
                                     data_root=args.data_root)
