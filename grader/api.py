@@ -137,6 +137,20 @@ def autograder(*, assignment: str | None = None, rubric: str | Path | Rubric | N
     return package.build_autograder(_rubric(assignment, rubric), output)
 
 
+def batch(folder: str | Path, *, assignment: str | None = None, rubric: str | Path | Rubric | None = None,
+          output: str | Path, workers: int = 1, scheduler=None, gpu: bool = False, items: list[str] | None = None,
+          data_root: str | Path | None = None, progress: bool = True):
+    """Grades every submission in `folder` (see grader/batch.py) into `output`; returns a BatchSummary.
+    scheduler: a Dask scheduler address (or a dask.distributed Client) to run on a cluster."""
+    from . import batch as batch_mod  # tqdm, matplotlib and dask are needed only here
+
+    full = _rubric(assignment, rubric)
+    selected = _selected(full, items, public_only=False)
+    return batch_mod.batch(folder, rubric=full, output=output, workers=workers, scheduler=scheduler, gpu=gpu,
+                           items=[i.id for i in selected.items] if items else None, data_root=data_root,
+                           progress=progress)
+
+
 def list_assignments() -> list[dict]:
     out = []
     for name in available_assignments():

@@ -38,6 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rubric", type=Path)
     p.add_argument("--root", type=Path, help="instead of $GRADER_GRADESCOPE_ROOT or /autograder")
     p.add_argument("--data-root", type=Path)
+    p = sub.add_parser("batch", help="grade a folder of submissions (or a Gradescope export)")
+    p.add_argument("folder", type=Path, help="one sub-folder per submission, or a Gradescope export")
+    p.add_argument("--assignment", "-a")
+    p.add_argument("--rubric", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True, help="folder for grades.csv, feedback, plots")
+    p.add_argument("--workers", type=int, default=1, help="submissions graded at once on this machine")
+    p.add_argument("--scheduler", help="address of a Dask scheduler to run on instead (tcp://host:8786)")
+    p.add_argument("--gpu", action="store_true", help="with --scheduler: each task asks for a GPU resource")
+    p.add_argument("--item", action="append", dest="items", metavar="ID", help="only this item (repeatable)")
+    p.add_argument("--data-root", type=Path)
     p = sub.add_parser("autograder", help="build the Gradescope autograder zip")
     p.add_argument("--assignment", "-a", required=True)
     p.add_argument("--rubric", type=Path, help="a rubric YAML file instead of the assignment's own")
@@ -76,6 +86,17 @@ def main(argv: list[str] | None = None) -> int:
             if args.json_path:
                 print(f"Wrote {args.json_path}")
             return 0 if result.error is None else 1
+        if args.command == "batch":
+            if args.workers < 1:
+                print("grader: --workers must be at least 1", file=sys.stderr)
+                return 2
+            summary = api.batch(args.folder, assignment=args.assignment, rubric=args.rubric, output=args.output,
+                                workers=args.workers, scheduler=args.scheduler, gpu=args.gpu, items=args.items,
+                                data_root=args.data_root)
+            print(f"Graded {summary.graded} submission(s) ({summary.cached} from the cache) in "
+                  f"{summary.seconds:.0f} s: {summary.files['grades']}, {summary.files['summary']}, "
+                  f"{summary.output / 'feedback'}/, {summary.output / 'plots'}/")
+            return 0
         if args.command == "autograder":
             out = api.autograder(assignment=args.assignment, rubric=args.rubric, output=args.output)
             print(f"Wrote {out}: upload it as the autograder of a Gradescope programming assignment "
@@ -87,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             if result is not None:
                 console.feedback(result)
             return 0
-    except (RubricError, ValueError) as exc:
+    except (RubricError, ValueError, FileNotFoundError) as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return 2
     return 2

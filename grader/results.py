@@ -65,3 +65,9 @@ class SubmissionResult:
         d = asdict(self)
         d.update(score=self.score, max_score=self.max_score)
         return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "SubmissionResult":
+        fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+        fields["items"] = [ItemResult(**i) for i in d.get("items", [])]
+        return cls(**fields)
