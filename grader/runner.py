@@ -65,65 +65,93 @@ def _trim_output(text: str, dropped: int) -> str:
     return text
 
 
+class Grading:
+    """One submission graded item by item against one sandboxed worker: what `run_rubric` and the
+    pytest plugin share. Items run in the order given; each ends with a result, whatever happens."""
+
+    def __init__(self, rubric: Rubric, solution: str | Path, *, data_root=None, protected: list[str] | None = None,
+                 hidden_items_exist: bool = False, drop_privileges: bool = True):
+        self.rubric, self.data_root = rubric, data_root
+        self.start = time.monotonic()
+        self.solution = Path(solution)
+        self.result = SubmissionResult(assignment=rubric.assignment, solution=str(self.solution), items=[],
+                                       hidden_items_exist=hidden_items_exist)
+        self.student = None
+        self._split = None
+        try:
+            self.source = self.solution.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            self.source = None
+            self.result.error = (f"{rubric.solution_file} could not be read at {self.solution} ({exc.strerror}). "
+                                 f"Submit a file named {rubric.solution_file}.")
+            self.unavailable = (FAILED, self.result.error)
+            return
+        missing = missing_framework(rubric)
+        if missing:
+            self.result.error = missing
+            self.unavailable = (ERROR, missing)
+            return
+        self.unavailable = None
+        self.reference = LazyReference(rubric.reference)
+        self.student = RemoteHandle(self.solution, sandbox_config(rubric, protected=protected, data_root=data_root,
+                                                                  drop_privileges=drop_privileges))
+
+    def _load_data(self):
+        if self._split is None:
+            spec = self.rubric.data
+            self._split = data_mod.load_split(spec.dataset, train_size=spec.train_size, val_size=spec.val_size,
+                                              seed=spec.seed, data_root=self.data_root)
+        return self._split
+
+    def run(self, item: Item) -> ItemResult:
+        """Grades one item (after those it depends on, when they ran) and records its result."""
+        if self.unavailable:
+            status, message = self.unavailable
+            item_result = _result(item, status, f"Not graded: {message}")
+            self.result.items.append(item_result)
+            return item_result
+        student = self.student
+        item_result = _run_item(item, self.rubric, student, self.reference, self.source, self._load_data,
+                                self.result.items)
+        events = list(dict.fromkeys(student.take_events()))
+        if events:
+            item_result.message += "\nDuring this item, solution.py " + "; ".join(events) + \
+                ". The sandbox has no network and confines such attempts; the course staff can see them."
+            self.result.notes += [f"{item.id}: solution.py {e}" for e in events]
+        text, dropped = student.take_output()
+        item_result.output = _trim_output(text, dropped)
+        self.result.items.append(item_result)
+        if student.worker.alive:
+            try:
+                with student.time_limit(5):
+                    student.reset()
+            except SandboxError:
+                pass
+        return item_result
+
+    def close(self) -> SubmissionResult:
+        if self.student is not None:
+            try:
+                self.result.notes = list(dict.fromkeys(self.student.notes() + self.result.notes))
+            finally:
+                self.student.close()
+                self.student = None
+        self.result.duration_s = time.monotonic() - self.start
+        return self.result
+
+
 def run_rubric(rubric: Rubric, solution: str | Path, *, data_root=None, protected: list[str] | None = None,
                progress: Callable[[ItemResult], None] | None = None, hidden_items_exist: bool = False,
                drop_privileges: bool = True) -> SubmissionResult:
-    start = time.monotonic()
-    solution = Path(solution)
-    result = SubmissionResult(assignment=rubric.assignment, solution=str(solution), items=[],
-                              hidden_items_exist=hidden_items_exist)
-    try:
-        source = solution.read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        message = (f"{rubric.solution_file} could not be read at {solution} ({exc.strerror}). "
-                   f"Submit a file named {rubric.solution_file}.")
-        result.error = message
-        result.items = [_result(item, FAILED, f"Not graded: {message}") for item in rubric.items]
-        result.duration_s = time.monotonic() - start
-        return result
-
-    missing = missing_framework(rubric)
-    if missing:
-        result.error = missing
-        result.items = [_result(item, ERROR, f"Not graded: {missing}") for item in rubric.items]
-        result.duration_s = time.monotonic() - start
-        return result
-
-    reference = LazyReference(rubric.reference)
-    student = RemoteHandle(solution, sandbox_config(rubric, protected=protected, data_root=data_root,
-                                                    drop_privileges=drop_privileges))
-    split_cache = {}
-
-    def load_data():
-        if "split" not in split_cache:
-            spec = rubric.data
-            split_cache["split"] = data_mod.load_split(spec.dataset, train_size=spec.train_size,
-                                                       val_size=spec.val_size, seed=spec.seed, data_root=data_root)
-        return split_cache["split"]
-
+    grading = Grading(rubric, solution, data_root=data_root, protected=protected,
+                      hidden_items_exist=hidden_items_exist, drop_privileges=drop_privileges)
     try:
         for item in rubric.items:
-            item_result = _run_item(item, rubric, student, reference, source, load_data, result.items)
-            events = list(dict.fromkeys(student.take_events()))
-            if events:
-                item_result.message += "\nDuring this item, solution.py " + "; ".join(events) + \
-                    ". The sandbox has no network and confines such attempts; the course staff can see them."
-                result.notes += [f"{item.id}: solution.py {e}" for e in events]
-            text, dropped = student.take_output()
-            item_result.output = _trim_output(text, dropped)
-            result.items.append(item_result)
-            if progress:
+            item_result = grading.run(item)
+            if progress and not grading.unavailable:
                 progress(item_result)
-            if student.worker.alive:
-                try:
-                    with student.time_limit(5):
-                        student.reset()
-                except SandboxError:
-                    pass
-        result.notes = list(dict.fromkeys(student.notes() + result.notes))
     finally:
-        student.close()
-    result.duration_s = time.monotonic() - start
+        result = grading.close()
     return result
 
 
