@@ -53,7 +53,7 @@ def check(solution: str | Path, *, assignment: str | None = None, rubric: str | 
     """The public items only; the summary never says "all passed" when hidden items exist."""
     full = _rubric(assignment, rubric)
     public = _selected(full, items, public_only=True)
-    hidden = len(full.select(public_only=True).items) < len(full.items)
+    hidden = len(full.select(public_only=True).items) < len(full.items) or full.hidden_elsewhere > 0
     return run_rubric(public, solution, data_root=data_root, progress=progress, hidden_items_exist=hidden)
 
 
@@ -135,6 +135,12 @@ def autograder(*, assignment: str | None = None, rubric: str | Path | Rubric | N
                output: str | Path = "autograder.zip") -> Path:
     """Builds the Gradescope autograder zip (see grader/package.py) and returns its path."""
     return package.build_autograder(_rubric(assignment, rubric), output)
+
+
+def kit(*, assignment: str | None = None, rubric: str | Path | Rubric | None = None,
+        output: str | Path = "kit.zip") -> Path:
+    """Builds the student kit zip (see grader/package.py) and returns its path."""
+    return package.build_kit(_rubric(assignment, rubric), output)
 
 
 def batch(folder: str | Path, *, assignment: str | None = None, rubric: str | Path | Rubric | None = None,

@@ -48,6 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpu", action="store_true", help="with --scheduler: each task asks for a GPU resource")
     p.add_argument("--item", action="append", dest="items", metavar="ID", help="only this item (repeatable)")
     p.add_argument("--data-root", type=Path)
+    p = sub.add_parser("kit", help="build the student kit (template, public checks, no reference)")
+    p.add_argument("--assignment", "-a", required=True)
+    p.add_argument("--rubric", type=Path, help="a rubric YAML file instead of the assignment's own")
+    p.add_argument("-o", "--output", type=Path, default=Path("kit.zip"))
     p = sub.add_parser("autograder", help="build the Gradescope autograder zip")
     p.add_argument("--assignment", "-a", required=True)
     p.add_argument("--rubric", type=Path, help="a rubric YAML file instead of the assignment's own")
@@ -96,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Graded {summary.graded} submission(s) ({summary.cached} from the cache) in "
                   f"{summary.seconds:.0f} s: {summary.files['grades']}, {summary.files['summary']}, "
                   f"{summary.output / 'feedback'}/, {summary.output / 'plots'}/")
+            return 0
+        if args.command == "kit":
+            out = api.kit(assignment=args.assignment, rubric=args.rubric, output=args.output)
+            print(f"Wrote {out}: hand it to students (unzip, pip install -e ., grader check solution.py "
+                  f"--assignment {args.assignment}).")
             return 0
         if args.command == "autograder":
             out = api.autograder(assignment=args.assignment, rubric=args.rubric, output=args.output)

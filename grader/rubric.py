@@ -80,6 +80,9 @@ class Rubric:
     sandbox: SandboxSpec = field(default_factory=SandboxSpec)
     data: DataSpec | None = None
     solution_file: str = "solution.py"
+    salt: int = 0                     # another salt draws other examples (the Gradescope zip's own)
+    recording: Path | None = None     # the student kit's recorded reference answers (no reference there)
+    hidden_elsewhere: int = 0         # the student kit's: hidden items that only Gradescope runs
 
     @property
     def total_points(self) -> float:
@@ -101,7 +104,7 @@ class Rubric:
 
 
 _TOP = {"assignment", "title", "reference", "solution_file", "total_points", "sandbox", "data",
-        "defaults", "items"}
+        "defaults", "items", "salt", "recording", "hidden_elsewhere"}
 _ITEM = {"id", "name", "points", "check", "params", "visibility", "timeout_s", "depends_on", "description"}
 
 
@@ -197,7 +200,11 @@ def load_rubric(path: str | Path) -> Rubric:
         reference=(PROJECT_ROOT / raw["reference"]).resolve(), items=tuple(items),
         sandbox=_section(path, raw, "sandbox", SandboxSpec),
         data=_section(path, raw, "data", DataSpec) if raw.get("data") else None,
-        solution_file=raw.get("solution_file", "solution.py"))
+        solution_file=raw.get("solution_file", "solution.py"),
+        salt=_number(path, raw["salt"], "salt", positive=False, integer=True) if "salt" in raw else 0,
+        hidden_elsewhere=_number(path, raw.get("hidden_elsewhere", 0), "hidden_elsewhere", positive=False,
+                                 integer=True),
+        recording=(PROJECT_ROOT / raw["recording"]).resolve() if isinstance(raw.get("recording"), str) else None)
     if rubric.sandbox.framework not in FRAMEWORKS:
         raise RubricError(path, f"must be one of {', '.join(FRAMEWORKS)}, got {rubric.sandbox.framework!r}",
                           field="sandbox.framework")

@@ -3,8 +3,10 @@
 A rubric item names its kind (`check: mlp_backward`) and sets its parameters (`params:`), which
 the kind declares and validates before anything runs.
 """
-from .base import CHECKS, CheckFailed, CheckKind, Context, Param, ParamError, Passed, check, search
+from .base import (CHECKS, CheckFailed, CheckKind, Context, Param, ParamError, Passed, ReplayMiss, check, salted,
+                   search)
 from . import (backprop, gradients, imports, init, layers, optim, parameters, stateful,  # noqa: F401
                torch_models, torch_training, training, values)
 
-__all__ = ["CHECKS", "CheckFailed", "CheckKind", "Context", "Param", "ParamError", "Passed", "check", "search"]
+__all__ = ["CHECKS", "CheckFailed", "CheckKind", "Context", "Param", "ParamError", "Passed", "ReplayMiss", "check",
+           "salted", "search"]

@@ -8,11 +8,13 @@ a handle, and never starts a process itself.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+from hypothesis import HealthCheck, Phase, Verbosity, given, seed, settings
+from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky, HypothesisException
 
@@ -104,11 +106,13 @@ class Context:
     data: Callable[[], Any] | None = None     # lazily loads the rubric's data split
     solution_source: str | None = None
     sandbox: Any = None                       # the rubric's SandboxSpec
+    salt: int = 0                             # the rubric's: another salt, other inputs (see search)
 
     @property
     def seed(self) -> int:
-        """A seed of the item's own, stable across runs and machines."""
-        return int.from_bytes(hashlib.sha256(self.item_id.encode()).digest()[:4], "big")
+        """A seed of the item's own, stable across runs and machines (and salts)."""
+        key = self.item_id if not self.salt else f"{self.item_id}:{self.salt}"
+        return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
 
     def time_limit(self, seconds: float):
         """A tighter deadline for the student's calls inside the block, where the handle has deadlines."""
@@ -117,6 +121,25 @@ class Context:
 
 
 FATAL = (WorkerTimeout, WorkerDied, WorkerProtocolError)
+# The rubric's salt for the item being graded. 0 (the student kit, and rubrics without one): the
+# examples depend on the check alone, as in `grader check` everywhere. Another salt (the Gradescope
+# autograder's, drawn when the zip is built) draws other, equally deterministic examples, so answers
+# copied from a kit's data do not carry over to grading.
+SALT: contextvars.ContextVar[int] = contextvars.ContextVar("grader_salt", default=0)
+
+
+class ReplayMiss(Exception):
+    """A recorded reference (the student kit's) has no answer for this request: another input than
+    the kit recorded. Inside `search` the example is skipped; elsewhere the item cannot be checked."""
+
+
+@contextlib.contextmanager
+def salted(salt: int):
+    token = SALT.set(int(salt))
+    try:
+        yield
+    finally:
+        SALT.reset(token)
 
 
 def describe_example(example: dict) -> str:
@@ -133,7 +156,7 @@ def search(strategy: st.SearchStrategy, test: Callable[[dict], None], *, example
     the example that caused it.
     """
     failures: dict[str, BaseException] = {}
-    state = {"calls_after_failure": 0, "fatal": None}
+    state = {"calls_after_failure": 0, "fatal": None, "replay_misses": 0}
 
     def key(example: dict) -> str:
         return repr(sorted(example.items()))
@@ -150,6 +173,9 @@ def search(strategy: st.SearchStrategy, test: Callable[[dict], None], *, example
                 return
         try:
             test(example)
+        except ReplayMiss:
+            state["replay_misses"] += 1
+            reject()
         except FATAL as exc:
             state["fatal"] = (exc, example)
             return
@@ -158,10 +184,13 @@ def search(strategy: st.SearchStrategy, test: Callable[[dict], None], *, example
             failures[k] = exc
             raise
 
-    wrapped = settings(max_examples=examples, derandomize=True, database=None, deadline=None,
+    salt = SALT.get()
+    wrapped = settings(max_examples=examples, derandomize=not salt, database=None, deadline=None,
                        suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
                        phases=(Phase.explicit, Phase.generate, Phase.shrink), print_blob=False,
                        report_multiple_bugs=False)(given(strategy)(run))
+    if salt:
+        wrapped = seed(salt)(wrapped)
     try:
         wrapped()
     except (CheckFailed, SandboxError) as exc:
@@ -171,6 +200,8 @@ def search(strategy: st.SearchStrategy, test: Callable[[dict], None], *, example
             raise _with_example(next(iter(failures.values()))) from None
         raise
     except HypothesisException as exc:
+        if state["replay_misses"]:
+            raise ReplayMiss(f"none of the {state['replay_misses']} inputs tried is in the kit's data") from None
         if state["fatal"] is None:
             raise CheckFailed(f"the grader could not draw valid examples for this item ({exc})") from None
     if state["fatal"] is not None:
