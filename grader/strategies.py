@@ -127,6 +127,7 @@ class LayerSpec:
     make_input: Callable[[dict], np.ndarray]
     uses_rng: bool = False          # the constructor takes rng=
     training: bool = True           # the mode the layer is checked in
+    explicit: tuple = ()            # examples always tried first: the cases a bug hides in
 
 
 def _normal_input(example):
@@ -194,8 +195,11 @@ LAYERS = {
     "relu": LayerSpec("ReLU", _elementwise_examples(), _kink_free_input),
     "sigmoid": LayerSpec("Sigmoid", _elementwise_examples(), _normal_input),
     "tanh": LayerSpec("Tanh", _elementwise_examples(), _normal_input),
-    "conv2d": LayerSpec("Conv2d", _conv_examples(), _normal_input, uses_rng=True),
-    "maxpool2d": LayerSpec("MaxPool2d", _pool_examples(), _tie_free_input),
+    "conv2d": LayerSpec("Conv2d", _conv_examples(), _normal_input, uses_rng=True, explicit=(
+        {"kwargs": {"in_channels": 2, "out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1},
+         "input_shape": [2, 2, 5, 6], "seed": 0},)),
+    "maxpool2d": LayerSpec("MaxPool2d", _pool_examples(), _tie_free_input, explicit=(
+        {"kwargs": {"kernel_size": 2, "stride": None}, "input_shape": [1, 2, 4, 6], "seed": 0},)),
     "flatten": LayerSpec("Flatten", _flatten_examples(), _normal_input),
     "batchnorm_train": LayerSpec("BatchNorm1d", _batchnorm_examples(), _normal_input),
     "batchnorm_eval": LayerSpec("BatchNorm1d", _batchnorm_examples(), _normal_input, training=False),

@@ -72,7 +72,7 @@ def layer_forward(ctx):
         if problem:
             raise CheckFailed(problem)
 
-    search(spec.examples, test, examples=p["examples"])
+    search(spec.examples, test, examples=p["examples"], explicit=spec.explicit)
     mode = "" if spec.training else " in eval mode"
     return Passed(f"{spec.cls}.forward{mode} matches the reference on {p['examples']} drawn shapes and arguments")
 
@@ -147,7 +147,7 @@ def layer_backward(ctx):
         if problems:
             raise CheckFailed("\n".join(problems))
 
-    search(spec.examples, test, examples=p["examples"])
+    search(spec.examples, test, examples=p["examples"], explicit=spec.explicit)
     return Passed(f"{spec.cls}.backward agrees with finite differences on {p['examples']} drawn shapes and arguments")
 
 
@@ -214,6 +214,6 @@ def layer_contract(ctx):
         if fresh.get("training") is not True:
             raise CheckFailed(f"{label}.train() should set training to True")
 
-    search(spec.examples, test, examples=p["examples"])
+    search(spec.examples, test, examples=p["examples"], explicit=spec.explicit)
     return Passed(f"{spec.cls} keeps the layer contract on {p['examples']} drawn examples")
 
