@@ -28,7 +28,7 @@ from grader.rubric import load_assignment  # noqa: E402
 MUTATIONS = [  # realistic bugs, each a (old, new) edit of the reference
     ("return (x > 0).astype(float)", "return (x >= 0).astype(float)"),
     ("z = x - np.max(x, axis=-1, keepdims=True)", "z = x"),
-    ("self.weights[f\"W{l}\"] -= self.lr * grads[f\"dW{l}\"]", "self.weights[f\"W{l}\"] += self.lr * grads[f\"dW{l}\"]"),
+    ('self.weights[f"W{l}"] -= self.lr * grads[f"dW{l}"]', 'self.weights[f"W{l}"] += self.lr * grads[f"dW{l}"]'),
 ]
 
 

@@ -222,7 +222,8 @@ def test_without_torch_installed_every_item_says_how_to_install_it(rubrics, monk
 
     from grader import runner
     real = importlib.util.find_spec
-    monkeypatch.setattr(runner.importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    monkeypatch.setattr(runner.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
     result = runner.run_rubric(rubrics["backprop"], REFERENCE["backprop"])
     assert result.score == 0 and "pip install torch" in result.error
     assert all(i.status == "error" and "needs PyTorch" in i.message for i in result.items)
