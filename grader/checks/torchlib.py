@@ -78,6 +78,8 @@ def pick_device(handle, policy: str) -> tuple[str, str]:
         about = info(handle)
         if about.get("cuda"):
             return "cuda", f"cuda ({about.get('device_name', 'GPU')})"
+        if about.get("cuda_problem"):
+            return "cpu", f"cpu (a CUDA device is present but unusable in the sandbox: {about['cuda_problem']})"
     return "cpu", "cpu"
 
 

@@ -299,9 +299,17 @@ def operations(dispatcher) -> dict:
         seed_all(int(req["seed"]))
 
     def torch_info(req):
-        cuda = cuda_available()
-        return {"version": str(torch.__version__), "cuda": cuda,
-                "device_name": torch.cuda.get_device_name(0) if cuda else "cpu"}
+        # A device that is present but cannot be used from inside the sandbox (a driver refusing the
+        # worker's limits, say) must not cost the student the gate: the grader then trains on the CPU.
+        usable, problem = False, None
+        if cuda_available():
+            try:
+                torch.zeros(1, device="cuda")
+                usable = True
+            except Exception as exc:
+                problem = f"{type(exc).__name__}: {str(exc)[:200]}"
+        return {"version": str(torch.__version__), "cuda": usable, "cuda_problem": problem,
+                "device_name": torch.cuda.get_device_name(0) if usable else "cpu"}
 
     def loader(req):
         return dispatcher.store(BatchLoader(r(req["x"]), r(req["y"]), req["batch_size"], req.get("shuffle", False),
