@@ -11,7 +11,7 @@ import pytest
 from grader import api
 from grader.report.gradescope import to_gradescope
 
-from .conftest import REFERENCE_MLP, ROOT, TEMPLATE_MLP
+from .conftest import REFERENCE_MLP, ROOT, TEMPLATE_MLP, without_gate
 
 
 def _without_timing(result) -> str:
@@ -29,7 +29,10 @@ def test_reference_scores_full_marks_twice_with_identical_results(mlp_rubric):
     assert [i.id for i in first.items if not i.passed] == []
     assert first.score == first.max_score == 100
     assert first.items[-1].details["accuracy"] >= mlp_rubric.item("accuracy").params["threshold"]
-    second = api.grade(REFERENCE_MLP, rubric=mlp_rubric)
+    # The second grading leaves out the gate's minute of training (seeded NumPy: the PyTorch gates'
+    # own determinism tests train twice); every other item must say exactly the same.
+    second = api.grade(REFERENCE_MLP, rubric=without_gate(mlp_rubric))
+    first.items = [i for i in first.items if i.id in {j.id for j in second.items}]
     assert _without_timing(first) == _without_timing(second)
 
 
