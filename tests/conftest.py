@@ -1,6 +1,7 @@
 """Shared fixtures: the mlp rubric, the reference source, and grading a solution given as text."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
@@ -65,6 +66,17 @@ def mutate(source: str, old: str, new: str) -> str:
     if count != 1:
         raise AssertionError(f"mutation target found {count} times: {old!r}")
     return source.replace(old, new)
+
+
+def stable_json(result) -> str:
+    """A result as JSON without what may differ between two gradings of one submission: timings and
+    the solution's path."""
+    doc = result.to_dict()
+    for key in ("duration_s", "solution"):
+        doc.pop(key)
+    for item in doc["items"]:
+        item.pop("duration_s")
+    return json.dumps(doc, sort_keys=True)
 
 
 def by_id(result):

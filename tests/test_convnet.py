@@ -2,14 +2,13 @@
 every realistic bug loses the item that names it, and correct variants keep every point."""
 from __future__ import annotations
 
-import json
 
 import pytest
 
 from grader import api
 from grader.rubric import load_assignment
 
-from .conftest import ROOT, by_id, mutate, without_gate
+from .conftest import ROOT, by_id, mutate, stable_json, without_gate
 
 REFERENCE = ROOT / "reference" / "convnet" / "solution.py"
 TEMPLATE = ROOT / "student_template" / "convnet" / "solution.py"
@@ -30,13 +29,6 @@ def convnet_source():
     return REFERENCE.read_text()
 
 
-def _stable(result) -> str:
-    doc = result.to_dict()
-    for key in ("duration_s", "solution"):
-        doc.pop(key)
-    for item in doc["items"]:
-        item.pop("duration_s")
-    return json.dumps(doc, sort_keys=True)
 
 
 @pytest.mark.slow
@@ -46,7 +38,7 @@ def test_reference_scores_full_marks_deterministically(convnet_rubric):
     assert first.score == 100
     assert first.items[-1].details["accuracy"] >= 0.78
     second = api.grade(REFERENCE, rubric=without_gate(convnet_rubric))
-    assert _stable(second) == _stable(first.__class__(**{**first.__dict__, "items": first.items[:-1]}))
+    assert stable_json(second) == stable_json(first.__class__(**{**first.__dict__, "items": first.items[:-1]}))
 
 
 def test_template_scores_zero_with_a_message_on_every_item(convnet_rubric):

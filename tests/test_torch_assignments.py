@@ -4,7 +4,6 @@ the item that names it; correct variants (nn.Sequential or attributes, F.relu or
 names) keep every point. Grading runs torch in the worker only; the grader's process never imports it."""
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
@@ -13,7 +12,7 @@ import pytest
 from grader import api
 from grader.rubric import load_assignment
 
-from .conftest import IS_ROOT, ROOT, by_id, mutate, without_gate
+from .conftest import IS_ROOT, ROOT, by_id, mutate, stable_json, without_gate
 
 torch = pytest.importorskip("torch")
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on the device machine)")
@@ -27,13 +26,6 @@ def rubrics():
     return {a: load_assignment(a) for a in ("backprop", "torch_cnn")}
 
 
-def _stable(result) -> str:
-    doc = result.to_dict()
-    for key in ("duration_s", "solution"):
-        doc.pop(key)
-    for item in doc["items"]:
-        item.pop("duration_s")
-    return json.dumps(doc, sort_keys=True)
 
 
 def test_backprop_reference_scores_full_marks_deterministically(rubrics):
@@ -42,7 +34,7 @@ def test_backprop_reference_scores_full_marks_deterministically(rubrics):
     assert first.score == 100
     assert by_id(first)["circles_accuracy"].details["accuracy"] >= 0.95
     second = api.grade(REFERENCE["backprop"], rubric=rubrics["backprop"])
-    assert _stable(second) == _stable(first)
+    assert stable_json(second) == stable_json(first)
 
 
 @pytest.mark.slow

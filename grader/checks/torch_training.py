@@ -11,6 +11,7 @@ from ..compare import describe_type, mismatch
 from .base import CheckFailed, Param, Passed, check
 from .torchlib import (cross_entropy_from_logits, generator, new_model, pick_device, state, stored_tensor,
                        tensor, values_of, watch)
+from .training import check_history
 
 
 def _loader(ctx, images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, device: str = "cpu",
@@ -171,17 +172,6 @@ def normalization_stats(ctx):
     return Passed("per-channel mean and std over all the training images given")
 
 
-def _check_history(history, epochs: int) -> None:
-    keys = ("train_loss", "train_acc", "val_loss", "val_acc")
-    if not isinstance(history, dict):
-        raise CheckFailed(f"fit should return a dict of per-epoch lists, but it returned {describe_type(history)}")
-    for key in keys:
-        values = history.get(key)
-        if not isinstance(values, (list, tuple)) or len(values) != epochs:
-            raise CheckFailed(f"fit's history[{key!r}] should be a list with one value per epoch ({epochs}), got "
-                              f"{describe_type(values)}")
-
-
 def _gate(p, accuracy: float, summary: str, advice: str, details: dict) -> Passed:
     details = {"accuracy": round(accuracy, 6), "threshold": p["threshold"], **details}
     if accuracy < p["threshold"]:
@@ -239,7 +229,7 @@ def fit_accuracy_gate(ctx):
     limit = p["gpu_time_s"] if device == "cuda" else p["cpu_time_s"]
     with ctx.time_limit(limit):
         history = ctx.student.module.call("fit", model, train_loader, val_loader, config["epochs"], optimizer, device)
-    _check_history(history, config["epochs"])
+    check_history(history, config["epochs"], who="fit")
     held_out = stored_tensor(ctx.student, split.val_images.reshape(len(split.val_images), *shape), scale=1 / 255,
                              device=device)
     logits = ctx.student.op("logits", target=model, x=held_out, batch_size=1000, device=device)

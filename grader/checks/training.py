@@ -31,13 +31,17 @@ def _labels(pred, n: int, what: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _check_history(history, n_epochs: int, keys) -> None:
+HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc")
+
+
+def check_history(history, n_epochs: int, keys=HISTORY_KEYS, *, who: str = "train") -> None:
+    """history: what `who` (train, fit) returned: a dict of per-epoch lists of finite numbers."""
     if not isinstance(history, dict):
-        raise CheckFailed(f"train should return a dict of per-epoch lists, but it returned {describe_type(history)}")
+        raise CheckFailed(f"{who} should return a dict of per-epoch lists, but it returned {describe_type(history)}")
     for key in keys:
         values = history.get(key)
         if not isinstance(values, (list, tuple)) or len(values) != n_epochs:
-            raise CheckFailed(f"train's history[{key!r}] should be a list with one value per epoch "
+            raise CheckFailed(f"{who}'s history[{key!r}] should be a list with one value per epoch "
                               f"({n_epochs}), got {describe_type(values)}")
         for v in values:
             if as_array(v) is None or as_array(v).size != 1 or not np.isfinite(as_array(v)).all():
@@ -85,7 +89,7 @@ def mlp_training(ctx):
     before = loss_now()
     history = nn.call("train", X, y, p["n_epochs"], X_val=Xv, y_val=yv)
     after = loss_now()
-    _check_history(history, p["n_epochs"], ["train_loss", "train_acc", "val_loss", "val_acc"])
+    check_history(history, p["n_epochs"])
     if not after <= (1 - p["min_decrease"]) * before:
         raise CheckFailed(f"after {p['n_epochs']} epochs of train() on a small separable problem the mean loss "
                           f"went from {before:.4f} to {after:.4f}; it should fall by at least "
