@@ -54,3 +54,60 @@ def test_the_real_fashion_mnist_split_when_installed():
         pytest.skip("Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)")
     assert split.train_images.shape == (55000, 28, 28) and split.val_labels.shape == (5000,)
     assert set(np.unique(split.val_labels)) == set(range(10))
+
+
+def _cifar_records(n, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    pixels = rng.integers(0, 256, (n, 3072)).astype(np.uint8)
+    return labels, pixels
+
+
+def write_cifar10(root, n_per_batch=8, fmt="bin"):
+    """A fake CIFAR-10 (five training batches of random images) in the binary or Python version."""
+    import pickle
+    folder = root / f"cifar-10-batches-{fmt}"
+    folder.mkdir(parents=True)
+    for i in range(1, 6):
+        labels, pixels = _cifar_records(n_per_batch, i)
+        if fmt == "bin":
+            (folder / f"data_batch_{i}.bin").write_bytes(np.concatenate([labels[:, None], pixels], 1).tobytes())
+        else:
+            with open(folder / f"data_batch_{i}", "wb") as f:
+                pickle.dump({b"data": pixels, b"labels": labels.tolist()}, f)
+    return root
+
+
+def test_cifar10_binary_and_python_versions_give_the_same_split(tmp_path):
+    from grader.data import load_cifar10
+    a = load_cifar10(train_size=30, val_size=10, seed=1, data_root=write_cifar10(tmp_path / "a", fmt="bin"))
+    b = load_cifar10(train_size=30, val_size=10, seed=1, data_root=write_cifar10(tmp_path / "b", fmt="py"))
+    assert a.train_images.shape == (30, 3, 32, 32) and a.train_images.dtype == np.uint8
+    assert np.array_equal(a.train_images, b.train_images) and np.array_equal(a.val_labels, b.val_labels)
+    labels, pixels = _cifar_records(8, 1)       # the first record of data_batch_1, channel-first
+    whole = load_cifar10(train_size=40, val_size=0, seed=1, data_root=tmp_path / "a")
+    first = next(i for i in range(40) if np.array_equal(whole.train_images[i].ravel(), pixels[0]))
+    assert whole.train_labels[first] == labels[0]
+
+
+def test_a_cifar10_pickle_that_refers_to_code_is_refused(tmp_path):
+    import pickle
+
+    from grader.data import load_cifar10
+
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+    folder = write_cifar10(tmp_path, fmt="py") / "cifar-10-batches-py"
+    with open(folder / "data_batch_3", "wb") as f:
+        pickle.dump({b"data": Evil(), b"labels": []}, f)
+    with pytest.raises(pickle.UnpicklingError, match="builtins.print"):
+        load_cifar10(train_size=1, val_size=1, seed=0, data_root=tmp_path)
+
+
+def test_missing_cifar10_says_where_it_looked_and_what_to_do(tmp_path, monkeypatch):
+    from grader.data import find_cifar10
+    monkeypatch.delenv("GRADER_DATA_ROOT", raising=False)
+    with pytest.raises(DataNotFound) as e:
+        find_cifar10(tmp_path)
+    assert str(tmp_path / "cifar-10-batches-py") in str(e.value) and "--data-root" in str(e.value)
