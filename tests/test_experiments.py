@@ -133,3 +133,11 @@ def test_crop_flip_moves_and_mirrors_whole_images_reproducibly():
     for i in range(2):
         windows = [padded[i, :, dy:dy + 8, dx:dx + 8] for dy in range(2 * PAD + 1) for dx in range(2 * PAD + 1)]
         assert any(torch.equal(a[i], w) or torch.equal(a[i], w.flip(2)) for w in windows)
+
+
+def test_asking_for_cuda_without_a_gpu_says_so(tmp_path):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    done = experiments("normalisation", "--quick", "--device", "cuda", "--out", tmp_path)
+    assert done.returncode != 0 and "no CUDA device; use --device cpu or auto" in done.stderr

@@ -44,13 +44,6 @@ def test_template_scores_zero_without_crashing_and_every_item_says_why(mlp_rubri
     assert "needs item(s) best_config" in messages["accuracy"]
 
 
-def test_grading_the_reference_again_gives_the_same_messages(fast_rubric):
-    first = api.grade(REFERENCE_MLP, rubric=fast_rubric)
-    second = api.grade(REFERENCE_MLP, rubric=fast_rubric)
-    assert first.score == first.max_score
-    assert stable_json(first) == stable_json(second)
-
-
 def test_check_runs_public_items_only_and_never_says_all_passed(mlp_rubric):
     public = [i.id for i in mlp_rubric.items if i.public and i.check != "accuracy_gate"]
     result = api.check(REFERENCE_MLP, rubric=mlp_rubric, items=public)

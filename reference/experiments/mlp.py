@@ -42,9 +42,11 @@ def init(ctx: Context) -> Outcome:
         rows += [[method, epoch + 1, loss, acc, clock.seconds / epochs]
                  for epoch, (loss, acc) in enumerate(zip(history["train_loss"], history["train_acc"]))]
     fig, (ax,) = figure()
-    for method in INITS:
-        ax.plot(range(1, epochs + 1), losses[method], marker="o", label=f"{method} (ours, Fashion-MNIST)")
-        ax.plot(range(1, 11), SEED_003_LOSS[method], ls="--", alpha=0.6, label=f"{method} (seed 003, MNIST)")
+    for i, method in enumerate(INITS):
+        ax.plot(range(1, epochs + 1), losses[method], color=f"C{i}", marker="o",
+                label=f"{method} (ours, Fashion-MNIST)")
+        ax.plot(range(1, 11), SEED_003_LOSS[method], color=f"C{i}", ls="--", alpha=0.6,
+                label=f"{method} (seed 003, MNIST)")
     ax.axhline(math.log(10), color="grey", lw=0.8)
     ax.set(xlabel="epoch", ylabel="mean training loss", title="784-500-400-10, lr 7e-4, batch 64")
     ax.legend(fontsize=7)
