@@ -125,7 +125,7 @@ def lr_sweep(ctx: Context) -> Outcome:
     axes[1].set_yscale("log")
     summary = []
     for lr, (label, history) in zip(lrs, histories.items()):
-        seed = SEED_004_LR.get(lr, (float("nan"),) * 3)
+        seed = SEED_004_LR.get(lr, (None,) * 3)
         summary.append([label, history["train_loss"][-1], history["final_train_acc"], history["val_acc"][-1],
                         seed[0], seed[1], seed[2]])
     best = max(summary, key=lambda r: r[3])
@@ -180,7 +180,7 @@ def dropout(ctx: Context) -> Outcome:
         key = next((w for w in DROPOUT_PLACES if label == f"p 0.2 {w}"), None)
         if key is None and label != "no dropout":
             key = float(label.split()[1])
-        seed = SEED_004_DROPOUT.get(key, (float("nan"),) * 3)
+        seed = SEED_004_DROPOUT.get(key, (None,) * 3)
         summary.append([*_summary_row(label, history, seconds[label])[:3], seed[1], seed[2]])
     notes = [f"Best place at p = 0.2: {place}; the rates 0.1 and 0.5 were tried there. Seed 004's rates were "
              "tried before pooling, its best place."]

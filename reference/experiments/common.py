@@ -53,6 +53,9 @@ class Outcome:
 
 
 def fmt(value) -> str:
+    """A table cell: floats to 4 decimals (or 4 significant digits in e-notation), None as "-"."""
+    if value is None:
+        return "-"
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
@@ -63,8 +66,9 @@ def fmt(value) -> str:
 
 
 def markdown_table(columns: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
+    cell = lambda v: fmt(v).replace("|", "\\|")  # noqa: E731 - a | inside a cell would split it
+    lines = ["| " + " | ".join(map(cell, columns)) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(map(cell, row)) + " |" for row in rows]
     return "\n".join(lines)
 
 

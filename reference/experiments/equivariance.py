@@ -65,5 +65,5 @@ def equivariance(ctx: Context) -> Outcome:
              "conv(x) (last row) measures invariance, which a convolution does not have either."]
     return Outcome(["transformation", "channel", "max_abs_difference", "mean_abs_difference",
                     "max_abs_difference_inside"], rows,
-                   ["transformation", "max abs diff", "max abs diff, inside", "max / max |conv(x)|"], summary,
+                   ["transformation", "max abs diff", "max abs diff, inside", "max diff / max of conv(x)"], summary,
                    fig, notes, "CPU (NumPy)")

@@ -70,13 +70,15 @@ EPOCH_COLUMNS = ["epoch", "train_loss", "train_acc", "val_loss", "val_acc", "sec
 
 def plot_curves(axes, runs: dict[str, dict], keys=("val_acc", "val_loss")):
     """axes: one per key; runs: label -> history. Validation solid, training dashed, same colour."""
+    from matplotlib.ticker import MaxNLocator
     for ax, key in zip(axes, keys):
+        with_train = key.startswith("val_")
         for i, (label, history) in enumerate(runs.items()):
             epochs = range(1, len(history[key]) + 1)
             ax.plot(epochs, history[key], color=f"C{i}", marker="o", ms=3, label=f"{label}")
-            train_key = key.replace("val_", "train_")
-            if train_key in history:
-                ax.plot(epochs, history[train_key], color=f"C{i}", ls="--", alpha=0.6)
-        ax.set(xlabel="epoch", ylabel=key.replace("_", " ") + " (dashed: train)")
+            if with_train:
+                ax.plot(epochs, history[key.replace("val_", "train_")], color=f"C{i}", ls="--", alpha=0.6)
+        ax.set(xlabel="epoch", ylabel=key.replace("_", " ") + (" (dashed: train)" if with_train else ""))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
