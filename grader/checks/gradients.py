@@ -247,10 +247,10 @@ def mlp_numerical_gradient(ctx):
         if problem:
             if as_array(got) is not None and as_array(got).shape == expected.shape:
                 ratio = float(np.sum(as_array(got) * expected) / max(np.sum(expected * expected), 1e-300))
-                forward = np.array([(loss_at(i, eps) - loss_at(i, 0.0)) / eps for i in range(p)])
+                one_sided = lambda: np.array([(loss_at(i, eps) - loss_at(i, 0.0)) / eps for i in range(p)])  # noqa: E731
                 if np.isclose(ratio, 2, rtol=1e-3) or np.isclose(ratio, 0.5, rtol=1e-3):
                     problem += "\n  Likely cause: the central difference (f(w + eps) - f(w - eps)) divides by 2 eps."
-                elif np.allclose(as_array(got), forward, rtol=1e-4, atol=1e-7):
+                elif np.allclose(as_array(got), one_sided(), rtol=1e-4, atol=1e-7):
                     problem += ("\n  Likely cause: a one-sided difference (f(w + eps) - f(w)) / eps; "
                                 "use central differences (f(w + eps) - f(w - eps)) / (2 eps).")
             raise CheckFailed(problem)

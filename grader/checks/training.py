@@ -34,11 +34,11 @@ def _labels(pred, n: int, what: str) -> np.ndarray:
 HISTORY_KEYS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
 
-def check_history(history, n_epochs: int, keys=HISTORY_KEYS, *, who: str = "train") -> None:
+def check_history(history, n_epochs: int, *, who: str = "train") -> None:
     """history: what `who` (train, fit) returned: a dict of per-epoch lists of finite numbers."""
     if not isinstance(history, dict):
         raise CheckFailed(f"{who} should return a dict of per-epoch lists, but it returned {describe_type(history)}")
-    for key in keys:
+    for key in HISTORY_KEYS:
         values = history.get(key)
         if not isinstance(values, (list, tuple)) or len(values) != n_epochs:
             raise CheckFailed(f"{who}'s history[{key!r}] should be a list with one value per epoch "
