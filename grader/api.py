@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 from typing import Callable
 
-from . import package
+from .packaging import autograder as autograder_zip, kit as student_kit
 from .report import gradescope as gs
 from .results import ItemResult, SubmissionResult
 from .rubric import Rubric, available_assignments, load_assignment, load_rubric
@@ -133,14 +133,14 @@ def gradescope(*, root: str | Path | None = None, assignment: str | None = None,
 
 def autograder(*, assignment: str | None = None, rubric: str | Path | Rubric | None = None,
                output: str | Path = "autograder.zip") -> Path:
-    """Builds the Gradescope autograder zip (see grader/package.py) and returns its path."""
-    return package.build_autograder(_rubric(assignment, rubric), output)
+    """Builds the Gradescope autograder zip (see grader/packaging/) and returns its path."""
+    return autograder_zip.build_autograder(_rubric(assignment, rubric), output)
 
 
 def kit(*, assignment: str | None = None, rubric: str | Path | Rubric | None = None,
         output: str | Path = "kit.zip") -> Path:
-    """Builds the student kit zip (see grader/package.py) and returns its path."""
-    return package.build_kit(_rubric(assignment, rubric), output)
+    """Builds the student kit zip (see grader/packaging/) and returns its path."""
+    return student_kit.build_kit(_rubric(assignment, rubric), output)
 
 
 def batch(folder: str | Path, *, assignment: str | None = None, rubric: str | Path | Rubric | None = None,
