@@ -6,6 +6,7 @@ item and the field, and saying what is expected.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,6 +19,9 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RUBRIC_DIR = PROJECT_ROOT / "rubrics"
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 PUBLIC = "visible"
+# Gradescope kills a run at its timeout (10 minutes unless the course raises it) and then writes no
+# result at all: a rubric's items together stop well before that (see `budget_s`).
+DEFAULT_BUDGET_S = 540.0
 
 
 class RubricError(Exception):
@@ -80,9 +84,10 @@ class Rubric:
     sandbox: SandboxSpec = field(default_factory=SandboxSpec)
     data: DataSpec | None = None
     solution_file: str = "solution.py"
-    salt: int = 0                     # another salt draws other examples (the Gradescope zip's own)
+    salt: int = 0                     # the examples' salt: grading's own (see `grading_salt`); 0 in the kit
     recording: Path | None = None     # the student kit's recorded reference answers (no reference there)
     hidden_elsewhere: int = 0         # the student kit's: hidden items that only Gradescope runs
+    budget_s: float = DEFAULT_BUDGET_S  # all items of one submission together; later items end at once
 
     @property
     def total_points(self) -> float:
@@ -95,16 +100,18 @@ class Rubric:
         raise KeyError(item_id)
 
     def select(self, *, public_only: bool = False, only: list[str] | None = None) -> "Rubric":
-        """The same rubric restricted to public items and/or the given item ids."""
+        """The same rubric restricted to public items and/or the given item ids. The public view is the
+        student's self-check, which draws the student kit's inputs (salt 0); grading, with or without
+        hidden items, draws the rubric's own (its salt), wherever it runs."""
         items = [i for i in self.items if (not public_only or i.public) and (only is None or i.id in only)]
-        return replace(self, items=tuple(items))
+        return replace(self, items=tuple(items), salt=0 if public_only else self.salt)
 
     def scaled_timeouts(self, factor: float) -> "Rubric":
         return replace(self, items=tuple(replace(i, timeout_s=i.timeout_s * factor) for i in self.items))
 
 
 _TOP = {"assignment", "title", "reference", "solution_file", "total_points", "sandbox", "data",
-        "defaults", "items", "salt", "recording", "hidden_elsewhere"}
+        "defaults", "items", "salt", "recording", "hidden_elsewhere", "budget_s"}
 _ITEM = {"id", "name", "points", "check", "params", "visibility", "timeout_s", "depends_on", "description"}
 
 
@@ -195,13 +202,18 @@ def load_rubric(path: str | Path) -> Rubric:
             if [i.id for i in items].index(dep) > [i.id for i in items].index(item.id):
                 raise RubricError(path, f"item {dep!r} must come before this one", item.id, "depends_on")
 
+    reference = (PROJECT_ROOT / raw["reference"]).resolve()
+    if "salt" in raw:
+        salt = _number(path, raw["salt"], "salt", positive=False, integer=True)
+    else:
+        salt = grading_salt(reference, text) if reference.is_file() else 0
     rubric = Rubric(
-        assignment=raw["assignment"], title=raw["title"], path=path,
-        reference=(PROJECT_ROOT / raw["reference"]).resolve(), items=tuple(items),
+        assignment=raw["assignment"], title=raw["title"], path=path, reference=reference, items=tuple(items),
         sandbox=_section(path, raw, "sandbox", SandboxSpec),
         data=_section(path, raw, "data", DataSpec) if raw.get("data") else None,
         solution_file=raw.get("solution_file", "solution.py"),
-        salt=_number(path, raw["salt"], "salt", positive=False, integer=True) if "salt" in raw else 0,
+        salt=salt,
+        budget_s=_number(path, raw.get("budget_s", DEFAULT_BUDGET_S), "budget_s"),
         hidden_elsewhere=_number(path, raw.get("hidden_elsewhere", 0), "hidden_elsewhere", positive=False,
                                  integer=True),
         recording=(PROJECT_ROOT / raw["recording"]).resolve() if isinstance(raw.get("recording"), str) else None)
@@ -251,6 +263,16 @@ def _parse_item(path, entry: dict, label: str, defaults: dict, seen: set) -> Ite
         raise RubricError(path, exc.message, label, f"params.{exc.name}") from None
     return Item(id=item_id, name=name, points=points, check=check, params=params, visibility=visibility,
                 timeout_s=timeout, depends_on=tuple(depends), description=str(entry.get("description", "")))
+
+
+def grading_salt(reference: Path, rubric_text: str) -> int:
+    """The salt of grading when the rubric states none: derived from the reference and the rubric, so
+    `grader grade`, `grader batch` and the Gradescope zip (which writes it down) draw the same examples
+    and give the same scores, and a student, who has neither file, cannot compute it. The self-check
+    (`grader check`, the student kit) draws with salt 0, so answers recorded for the kit do not carry
+    over to grading."""
+    digest = hashlib.sha256(reference.read_bytes() + rubric_text.encode()).digest()
+    return int.from_bytes(digest[:4], "big") | 1
 
 
 def rubric_path(assignment: str) -> Path:

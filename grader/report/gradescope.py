@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from ..results import SubmissionResult
+from ..rubric import PUBLIC
 
 MAX_TEST_OUTPUT = 8000
 
@@ -25,17 +26,39 @@ def _test_output(item) -> str:
     return text
 
 
+def student_summary(result: SubmissionResult) -> str:
+    """The top-level output, which students always see: it names and counts the `visible` items only.
+    The others appear (or not) through their own test's visibility."""
+    if result.error:
+        return f"Grading failed: {result.error}"
+    shown = [i for i in result.items if i.visibility == PUBLIC]
+    others = len(result.items) - len(shown)
+    failed = [i for i in shown if not i.passed]
+    points = f"{sum(i.points for i in shown):g}/{sum(i.max_points for i in shown):g}"
+    if not shown:
+        text = "Every check of this assignment is shown once the course staff release it."
+    elif failed:
+        text = f"{len(failed)} of {len(shown)} public checks failed: {', '.join(i.id for i in failed)} ({points})."
+    else:
+        text = f"All {len(shown)} public checks passed ({points})."
+    if shown and others:
+        text += " Further checks are graded too; their results appear when the course staff release them."
+    return text
+
+
 def to_gradescope(result: SubmissionResult, *, include_timing: bool = True) -> dict:
-    lines = [result.summary()]
+    lines = [student_summary(result)]
     if result.student:
         lines.insert(0, f"Submission of {result.student}.")
+    hidden = {i.id for i in result.items if i.visibility != PUBLIC}
     doc = {
-        "score": result.score,
         "output": "\n".join(lines),
         "output_format": "text",
         "stdout_visibility": "hidden",
         "tests": [],
     }
+    if not hidden:  # else Gradescope adds up the tests itself, each shown as its visibility allows
+        doc["score"] = result.score
     if include_timing:
         doc["execution_time"] = round(result.duration_s, 2)
     for number, item in enumerate(result.items, start=1):
@@ -49,8 +72,9 @@ def to_gradescope(result: SubmissionResult, *, include_timing: bool = True) -> d
             "output": _test_output(item),
         }
         doc["tests"].append(test)
-    if result.notes or result.error:
-        doc["extra_data"] = {"notes": result.notes, "error": result.error}
+    notes = [n for n in result.notes if n.split(":", 1)[0] not in hidden]  # those stay in their test
+    if notes or result.error:
+        doc["extra_data"] = {"notes": notes, "error": result.error}
     return doc
 
 
