@@ -11,7 +11,7 @@ from typing import Callable
 
 from . import data as data_mod
 from .checks import CHECKS, CheckFailed, Context, ReplayMiss, salted
-from .results import ERROR, FAILED, PASSED, ItemResult, SubmissionResult
+from .results import ERROR, FAILED, PASSED, PLATFORM, STUDENT, ItemResult, SubmissionResult
 from .rubric import Item, Rubric
 from .sandbox.client import PROJECT_ROOT, RemoteHandle, SandboxConfig
 from .sandbox.errors import SandboxError
@@ -95,11 +95,12 @@ class Grading:
             self.source = None
             self.result.error = (f"{rubric.solution_file} could not be read at {self.solution} ({exc.strerror}). "
                                  f"Submit a file named {rubric.solution_file}.")
+            self.result.error_by = STUDENT
             self.unavailable = (FAILED, self.result.error)
             return
         missing = missing_framework(rubric)
         if missing:
-            self.result.error = missing
+            self.result.error, self.result.error_by = missing, PLATFORM
             self.unavailable = (ERROR, missing)
             return
         self.unavailable = None
@@ -144,6 +145,8 @@ class Grading:
 
     def close(self) -> SubmissionResult:
         if self.student is not None:
+            if self.student.import_failure is not None:
+                self.result.import_error = self.student.import_failure.feedback()
             try:
                 self.result.notes = list(dict.fromkeys(self.student.notes() + self.result.notes))
             finally:
