@@ -145,16 +145,21 @@ def kit(*, assignment: str | None = None, rubric: str | Path | Rubric | None = N
 
 def batch(folder: str | Path, *, assignment: str | None = None, rubric: str | Path | Rubric | None = None,
           output: str | Path, workers: int = 1, scheduler=None, gpu: bool = False, items: list[str] | None = None,
-          data_root: str | Path | None = None, progress: bool = True):
-    """Grades every submission in `folder` (see grader/batch.py) into `output`; returns a BatchSummary.
-    scheduler: a Dask scheduler address (or a dask.distributed Client) to run on a cluster."""
+          data_root: str | Path | None = None, progress: bool = True, due=None, grace_minutes: float = 0,
+          canvas_assignment: str | None = None):
+    """Grades every submission in `folder` (see grader/batch.py) into `output`; returns a BatchSummary,
+    whose `grader_side_errors` lists the submissions the grader itself could not grade fully.
+    scheduler: a Dask scheduler address (or a dask.distributed Client) to run on a cluster;
+    due: the due date (an ISO 8601 string or an aware datetime), for each row's minutes late;
+    canvas_assignment: canvas.csv's assignment column, "Title (id)" (default: the rubric's title)."""
     from . import batch as batch_mod  # tqdm, matplotlib and dask are needed only here
 
     full = _rubric(assignment, rubric)
     selected = _selected(full, items, public_only=False)
     return batch_mod.batch(folder, rubric=full, output=output, workers=workers, scheduler=scheduler, gpu=gpu,
                            items=[i.id for i in selected.items] if items else None, data_root=data_root,
-                           progress=progress)
+                           progress=progress, due=due, grace_minutes=grace_minutes,
+                           canvas_assignment=canvas_assignment)
 
 
 def list_assignments() -> list[dict]:

@@ -4,10 +4,13 @@
 Every submission is graded by `grade_one` with the same sandbox as `grader grade`; a submission that
 cannot be graded becomes a row with its error and the batch goes on. Results are cached under
 OUT/cache by a hash of the submission, the rubric, the reference and the grader's own sources, so a
-rerun after an interruption, or with one new submission, grades only what changed.
+rerun after an interruption, or with one new submission, grades only what changed. A result that
+holds a grader-side error (the data set missing, the grader crashing) is never cached: it is no
+grade, and the rerun after the platform is fixed grades it again.
 
-Outputs (OUT/): grades.csv, feedback/<submission>.md (hidden items included: for the course staff),
-summary.md, plots/score_histogram.png, plots/item_pass_rates.png.
+Outputs (OUT/): grades.csv (per submission), students.csv and canvas.csv (per student),
+feedback/<submission>.md (hidden items included: for the course staff), summary.md,
+plots/score_histogram.png, plots/item_pass_rates.png.
 """
 from __future__ import annotations
 
@@ -18,68 +21,31 @@ import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from . import __version__
-from .report import gradebook, markdown
-from .results import ItemResult, SubmissionResult
+from .report import canvas, gradebook, markdown
+from .results import ERROR, FAILED, PLATFORM, STUDENT, BatchRow, ItemResult, SubmissionResult
 from .rubric import PROJECT_ROOT, Rubric, load_rubric
 from .runner import run_rubric
-
-GRADESCOPE_METADATA = "submission_metadata.yml"
-
-
-@dataclass(frozen=True)
-class Submission:
-    id: str                 # the folder's name: unique within the batch
-    student: str            # for people: names from Gradescope's metadata, else the folder's name
-    folder: Path
-    solution: Path | None   # None: no solution file in the folder
+from .submissions import Submission, discover, minutes_late, parse_due
 
 
 @dataclass
 class BatchSummary:
     output: Path
-    rows: list[dict]
+    rows: list[BatchRow]
     graded: int = 0
     cached: int = 0
     seconds: float = 0.0
     files: dict[str, Path] = field(default_factory=dict)
 
-
-def _submitters(meta) -> str | None:
-    """Names in a Gradescope export's metadata entry (its keys start with ':' as Ruby writes them)."""
-    if not isinstance(meta, dict):
-        return None
-    people = meta.get(":submitters") or meta.get("submitters") or []
-    names = [str(p.get(":name") or p.get("name") or p.get(":email") or p.get("email") or "")
-             for p in people if isinstance(p, dict)]
-    names = [n for n in names if n]
-    return ", ".join(names) or None
-
-
-def discover(folder: str | Path, solution_file: str = "solution.py") -> list[Submission]:
-    """The submissions in `folder`: each sub-folder is one; a Gradescope export's metadata names them."""
-    from .api import find_submission
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder of submissions")
-    names: dict[str, str] = {}
-    metadata = folder / GRADESCOPE_METADATA
-    if metadata.is_file():
-        try:
-            doc = yaml.safe_load(metadata.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{metadata}: not valid YAML ({exc}); is this a Gradescope export?") from None
-        names = {str(k): n for k, v in (doc.items() if isinstance(doc, dict) else []) if (n := _submitters(v))}
-    subs = []
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        subs.append(Submission(sub.name, names.get(sub.name, sub.name), sub, find_submission(sub, solution_file)))
-    return subs
+    @property
+    def grader_side_errors(self) -> list[BatchRow]:
+        """The submissions the grader itself could not grade fully (never cached: a rerun regrades them)."""
+        return [r for r in self.rows if r.result.grader_side_errors]
 
 
 @lru_cache(maxsize=1)
@@ -107,11 +73,17 @@ def grade_one(solution: str | None, rubric_path: str, items: list[str] | None = 
     if items:
         rubric = rubric.select(only=items)
     if solution is None:
-        error = f"no {rubric.solution_file} in the submission"
-        return SubmissionResult(assignment=rubric.assignment, solution="", error=error, items=[
-            ItemResult(id=i.id, name=i.name, points=0, max_points=i.points, status="failed",
-                       message=f"Not graded: {error}", visibility=i.visibility) for i in rubric.items]).to_dict()
+        return not_graded(rubric, f"no {rubric.solution_file} in the submission", STUDENT).to_dict()
     return run_rubric(rubric, solution, data_root=data_root).to_dict()
+
+
+def not_graded(rubric: Rubric, error: str, by: str) -> SubmissionResult:
+    """A submission that could not be graded at all; `by`: who must act (its items are failed for the
+    student's error, error for the platform's)."""
+    status = FAILED if by == STUDENT else ERROR
+    return SubmissionResult(assignment=rubric.assignment, solution="", error=error, error_by=by, items=[
+        ItemResult(id=i.id, name=i.name, points=0, max_points=i.points, status=status,
+                   message=f"Not graded: {error}", visibility=i.visibility) for i in rubric.items])
 
 
 class _Local:
@@ -185,24 +157,30 @@ def _progress(total: int, enabled: bool):
 
 def batch(folder: str | Path, *, rubric: Rubric, output: str | Path, workers: int = 1, scheduler=None,
           gpu: bool = False, items: list[str] | None = None, data_root: str | Path | None = None,
-          progress: bool = True) -> BatchSummary:
+          progress: bool = True, due: datetime | str | None = None, grace_minutes: float = 0,
+          canvas_assignment: str | None = None) -> BatchSummary:
+    """due: the assignment's due date (an export does not carry it), for each row's minutes late;
+    canvas_assignment: the Canvas gradebook's column for this assignment (default: the rubric's title)."""
     start = time.monotonic()
+    due = parse_due(due) if isinstance(due, str) else due
     out = Path(output)
     for sub in ("cache", "feedback", "plots"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     submissions = discover(folder, rubric.solution_file)
     selected = rubric.select(only=items) if items else rubric
-    results: dict[str, SubmissionResult | None] = {}
-    errors: dict[str, str] = {}
+    results: dict[str, SubmissionResult] = {}
     pending = []
     for s in submissions:
         path = out / "cache" / f"{cache_key(s, rubric, items)}.json"
         if path.is_file():
             try:
-                results[s.id] = SubmissionResult.from_dict(json.loads(path.read_text()))
-                continue
+                cached_result = SubmissionResult.from_dict(json.loads(path.read_text()))
             except (ValueError, TypeError, KeyError):
-                path.unlink()  # a truncated cache file from an interrupted run: grade again
+                cached_result = None  # a truncated cache file from an interrupted run: grade again
+            if cached_result is not None and not cached_result.grader_side_errors:
+                results[s.id] = cached_result
+                continue
+            path.unlink()
         pending.append((s, path))
     cached = len(submissions) - len(pending)
     bar = _progress(len(submissions), progress)
@@ -220,40 +198,46 @@ def batch(folder: str | Path, *, rubric: Rubric, output: str | Path, workers: in
             try:
                 doc = future.result()
                 results[s.id] = SubmissionResult.from_dict(doc)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(doc))
-                tmp.replace(path)  # atomic: an interruption never leaves half a cache file
             except Exception as exc:  # the grader itself failed on this submission: a row, not a stop
-                results[s.id] = None
-                errors[s.id] = f"the grader failed on this submission: {type(exc).__name__}: {exc}"
+                results[s.id] = not_graded(selected, f"the grader failed on this submission: {type(exc).__name__}: "
+                                                     f"{exc}", PLATFORM)
                 traceback.print_exc(limit=-2)
+            else:
+                if not results[s.id].grader_side_errors:  # the platform's failure is never a cached grade
+                    tmp = path.with_suffix(".tmp")
+                    tmp.write_text(json.dumps(doc))
+                    tmp.replace(path)  # atomic: an interruption never leaves half a cache file
             if bar is not None:
                 bar.update(1)
     finally:
         runner.close()
         if bar is not None:
             bar.close()
-    rows = [{"submission": s.id, "student": s.student, "result": results.get(s.id),
-             "error": errors.get(s.id) or (None if s.solution else f"no {rubric.solution_file} in the submission")}
-            for s in submissions]
+    rows = []
+    for s in submissions:
+        late_by = minutes_late(s.submitted_at, due)
+        rows.append(BatchRow(submission=s.id, submitters=list(s.submitters), result=results[s.id],
+                             submitted_at=s.submitted_at, minutes_late=late_by,
+                             late=None if late_by is None else late_by > grace_minutes))
     summary = BatchSummary(output=out, rows=rows, graded=len(pending), cached=cached)
     summary.seconds = time.monotonic() - start
-    _write_reports(summary, selected)
+    _write_reports(summary, selected, canvas_assignment or selected.title)
     return summary
 
 
-def _write_reports(summary: BatchSummary, rubric: Rubric) -> None:
+def _write_reports(summary: BatchSummary, rubric: Rubric, canvas_column: str) -> None:
     from .report import plots
 
     out = summary.output
-    files = {"grades": out / "grades.csv", "summary": out / "summary.md"}
+    files = {"grades": out / "grades.csv", "students": out / "students.csv", "canvas": out / "canvas.csv",
+             "summary": out / "summary.md"}
     gradebook.write_csv(summary.rows, rubric, files["grades"])
+    gradebook.write_students_csv(summary.rows, rubric, files["students"])
+    canvas.write_csv(summary.rows, column=canvas_column, points_possible=rubric.total_points, path=files["canvas"])
     for row in summary.rows:
-        result = row["result"] or SubmissionResult(assignment=rubric.assignment, solution="", items=[],
-                                                   error=row["error"])
-        text = markdown.feedback(result, student=row["student"], submission=row["submission"])
-        (out / "feedback" / f"{row['submission']}.md").write_text(text, encoding="utf-8")
-    totals = [r["result"].score if r["result"] else 0.0 for r in summary.rows]
+        text = markdown.feedback(row.result, student=row.student, submission=row.submission)
+        (out / "feedback" / f"{row.submission}.md").write_text(text, encoding="utf-8")
+    totals = [r.result.score for r in gradebook.fully_graded(summary.rows)]
     files["histogram"] = plots.score_histogram(totals, rubric.total_points, out / "plots" / "score_histogram.png")
     files["pass_rates"] = plots.pass_rates(gradebook.pass_rates(summary.rows, rubric),
                                            out / "plots" / "item_pass_rates.png")

@@ -1,8 +1,11 @@
 """`grader`: a thin command line over grader.api.
 
 Exit status: `check` 0 only when every item run passed, 1 otherwise; `grade` and `gradescope` 0
-when grading completed (whatever the score); 2 for bad input (unknown assignment, invalid rubric,
-missing file).
+when grading completed (whatever the score); `batch` 0 when every submission was graded (whatever
+the scores, students' errors included) and 3 when the grader itself could not grade at least one
+(a grader-side error: the data set missing, torch missing, the grader crashing; summary.md lists
+them first with what to change, and a rerun grades them again); 2 for bad input (unknown
+assignment, invalid rubric, missing file, a --due that is not a date).
 """
 from __future__ import annotations
 
@@ -48,6 +51,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpu", action="store_true", help="with --scheduler: each task asks for a GPU resource")
     p.add_argument("--item", action="append", dest="items", metavar="ID", help="only this item (repeatable)")
     p.add_argument("--data-root", type=Path)
+    p.add_argument("--due", metavar="ISO-DATETIME", help="the due date (e.g. 2024-03-01T23:59-05:00; without a zone, "
+                                                         "local time): each row's minutes late")
+    p.add_argument("--grace", type=float, default=0, metavar="MINUTES",
+                   help="with --due: minutes late that still count as on time in the `late` column")
+    p.add_argument("--canvas-assignment", metavar="'TITLE (ID)'",
+                   help="canvas.csv's assignment column as Canvas's export heads it (default: the rubric's title, "
+                        "which Canvas imports as a new assignment)")
     p = sub.add_parser("kit", help="build the student kit (template, public checks, no reference)")
     p.add_argument("--assignment", "-a", required=True)
     p.add_argument("--rubric", type=Path, help="a rubric YAML file instead of the assignment's own")
@@ -96,10 +106,18 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             summary = api.batch(args.folder, assignment=args.assignment, rubric=args.rubric, output=args.output,
                                 workers=args.workers, scheduler=args.scheduler, gpu=args.gpu, items=args.items,
-                                data_root=args.data_root)
+                                data_root=args.data_root, due=args.due, grace_minutes=args.grace,
+                                canvas_assignment=args.canvas_assignment)
             print(f"Graded {summary.graded} submission(s) ({summary.cached} from the cache) in "
-                  f"{summary.seconds:.0f} s: {summary.files['grades']}, {summary.files['summary']}, "
-                  f"{summary.output / 'feedback'}/, {summary.output / 'plots'}/")
+                  f"{summary.seconds:.0f} s: {summary.files['grades']}, {summary.files['students']}, "
+                  f"{summary.files['canvas']}, {summary.files['summary']}, {summary.output / 'feedback'}/, "
+                  f"{summary.output / 'plots'}/")
+            failed = summary.grader_side_errors
+            if failed:
+                print(f"grader: the grader itself could not grade {len(failed)} submission(s) fully (not the "
+                      f"students' fault; not cached): see {summary.files['summary']}, fix the cause and run the "
+                      "same command again", file=sys.stderr)
+                return 3
             return 0
         if args.command == "kit":
             out = api.kit(assignment=args.assignment, rubric=args.rubric, output=args.output)
