@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import csv
 import re
-from datetime import datetime, timedelta, timezone
-
 import shutil
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
