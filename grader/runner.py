@@ -12,14 +12,15 @@ from typing import Callable
 from . import data as data_mod
 from .checks import CHECKS, CheckFailed, Context, ReplayMiss, salted
 from .results import ERROR, FAILED, PASSED, PLATFORM, STUDENT, ItemResult, SubmissionResult
-from .rubric import Item, Rubric
+from .rubric import PUBLIC, Item, Rubric
 from .sandbox.client import PROJECT_ROOT, RemoteHandle, SandboxConfig
-from .sandbox.errors import SandboxError
+from .sandbox.errors import SandboxError, WorkerTimeout
 from .sandbox.handle import LocalHandle
 from .sandbox.recording import ReplayHandle
 from .sandbox.limits import Confinement
 
 DATA_DIRS = ["/usr/share/datasets"]
+MIN_ITEM_S = 2.0  # less of the submission's grading time left than this: the item is not started
 
 
 def sandbox_config(rubric: Rubric, *, protected: list[str] | None = None, data_root=None,
@@ -29,7 +30,8 @@ def sandbox_config(rubric: Rubric, *, protected: list[str] | None = None, data_r
         hidden.append(str(Path(data_root).resolve()))
     spec = rubric.sandbox
     # The worker may live through every item: its CPU budget is the whole rubric's time, plus import.
-    cpu_budget = int(sum(i.timeout_s for i in rubric.items) + spec.import_timeout_s) + 10
+    wall = min(sum(i.timeout_s for i in rubric.items), rubric.budget_s)
+    cpu_budget = int(wall + spec.import_timeout_s) + 10
     return SandboxConfig(
         confinement=Confinement(memory_mb=spec.memory_mb, protected_paths=hidden, cpu_seconds=cpu_budget),
         import_timeout_s=spec.import_timeout_s, max_message_mb=spec.max_message_mb,
@@ -123,10 +125,15 @@ class Grading:
             self.result.items.append(item_result)
             return item_result
         student = self.student
+        left = self.rubric.budget_s - (time.monotonic() - self.start)
+        if left < MIN_ITEM_S:
+            item_result = _result(item, FAILED, "Not graded: " + _budget_spent(self.rubric, self.result.items, item))
+            self.result.items.append(item_result)
+            return item_result
         if hasattr(self.reference, "begin_item"):
             self.reference.begin_item(item.id)
         item_result = _run_item(item, self.rubric, student, self.reference, self.source, self._load_data,
-                                self.result.items)
+                                self.result.items, limit_s=min(item.timeout_s, left))
         events = list(dict.fromkeys(student.take_events()))
         if events:
             item_result.message += "\nDuring this item, solution.py " + "; ".join(events) + \
@@ -172,23 +179,39 @@ def run_rubric(rubric: Rubric, solution: str | Path, *, data_root=None, protecte
     return result
 
 
+def _shown_to(item: Item, other) -> bool:
+    """Whether `item`'s message may name `other` (an Item or ItemResult): never a less visible one."""
+    return other.visibility in (PUBLIC, item.visibility)
+
+
+def _budget_spent(rubric: Rubric, done: list[ItemResult], item: Item) -> str:
+    slowest = sorted((r for r in done if r.duration_s >= 1), key=lambda r: -r.duration_s)
+    named = [f"{r.id} {r.duration_s:.0f} s" for r in slowest if _shown_to(item, r)][:4]
+    where = f" (the longest: {', '.join(named)})" if named else ""
+    return (f"this submission used up its grading time of {rubric.budget_s:g} s before this item could "
+            f"run{where}. Items that stop at their time limit (an infinite loop, or far too slow code) use it "
+            "up: make them finish, and this item is graded too.")
+
+
 def _result(item: Item, status: str, message: str, points: float = 0.0, **kw) -> ItemResult:
     return ItemResult(id=item.id, name=item.name, points=points, max_points=item.points, status=status,
                       message=message, visibility=item.visibility, **kw)
 
 
 def _run_item(item: Item, rubric: Rubric, student: RemoteHandle, reference, source: str, load_data,
-              done: list[ItemResult]) -> ItemResult:
+              done: list[ItemResult], limit_s: float) -> ItemResult:
     failed_deps = [r for r in done if r.id in item.depends_on and not r.passed]
     if failed_deps:
-        reasons = "; ".join(f"{r.id}: {r.message.splitlines()[0]}" for r in failed_deps)
-        return _result(item, FAILED, f"Not graded: it needs item(s) {', '.join(r.id for r in failed_deps)} "
-                                     f"to pass first ({reasons})")
+        named = [r for r in failed_deps if _shown_to(item, r)]
+        reasons = "; ".join(f"{r.id}: {r.message.splitlines()[0]}" for r in named)
+        what = [r.id for r in named] + (["a check not shown to students"] if len(named) < len(failed_deps) else [])
+        return _result(item, FAILED, f"Not graded: it needs item(s) {', '.join(what)} to pass first"
+                                     + (f" ({reasons})" if reasons else ""))
     ctx = Context(item_id=item.id, params=item.params, student=student, reference=reference,
                   data=load_data, solution_source=source, sandbox=rubric.sandbox, salt=rubric.salt)
     start = time.monotonic()
     try:
-        with student.time_limit(item.timeout_s), salted(rubric.salt):
+        with student.time_limit(limit_s), salted(rubric.salt):
             outcome = CHECKS[item.check].func(ctx)
         return _result(item, PASSED, outcome.message, item.points, details=outcome.details,
                        duration_s=time.monotonic() - start)
@@ -200,7 +223,11 @@ def _run_item(item: Item, rubric: Rubric, student: RemoteHandle, reference, sour
                        "often after an earlier error: fix the other items first. Gradescope checks this item in "
                        "full.", duration_s=time.monotonic() - start)
     except SandboxError as exc:
-        return _result(item, FAILED, exc.feedback(), duration_s=time.monotonic() - start)
+        message = exc.feedback()
+        if isinstance(exc, WorkerTimeout) and limit_s < item.timeout_s:
+            message += (f"\nThis item had {limit_s:.0f} s of its {item.timeout_s:g} s: the submission's grading time "
+                        f"of {rubric.budget_s:g} s was nearly used up by the items before it.")
+        return _result(item, FAILED, message, duration_s=time.monotonic() - start)
     except data_mod.DataNotFound as exc:
         return _result(item, ERROR, f"The grader could not run this item: {exc}",
                        duration_s=time.monotonic() - start)
