@@ -15,7 +15,7 @@ from typing import Callable
 
 from .packaging import autograder as autograder_zip, kit as student_kit
 from .report import gradescope as gs
-from .results import ItemResult, SubmissionResult
+from .results import STUDENT, ItemResult, SubmissionResult
 from .rubric import Rubric, available_assignments, load_assignment, load_rubric
 from .runner import run_rubric
 
@@ -106,7 +106,7 @@ def gradescope(*, root: str | Path | None = None, assignment: str | None = None,
                              if p.is_file())[:20] if (root / "submission").is_dir() else []
             solution = root / "submission" / full.solution_file
             message_files = f" Files received: {', '.join(present)}." if present else " No files were received."
-            result = SubmissionResult(assignment=full.assignment, solution=str(solution), items=[],
+            result = SubmissionResult(assignment=full.assignment, solution=str(solution), items=[], error_by=STUDENT,
                                       error=f"no {full.solution_file} in the submission.{message_files} "
                                             f"Upload a file named exactly {full.solution_file}.")
             result.items = [ItemResult(id=i.id, name=i.name, points=0, max_points=i.points, status="failed",
