@@ -138,9 +138,11 @@ def autograder(*, assignment: str | None = None, rubric: str | Path | Rubric | N
 
 
 def kit(*, assignment: str | None = None, rubric: str | Path | Rubric | None = None,
-        output: str | Path = "kit.zip") -> Path:
-    """Builds the student kit zip (see grader/packaging/) and returns its path."""
-    return student_kit.build_kit(_rubric(assignment, rubric), output)
+        output: str | Path = "kit.zip", record_also: list[str | Path] = ()) -> Path:
+    """Builds the student kit zip (see grader/packaging/) and returns its path. record_also: wrong
+    solutions (known bugs, past submissions) whose failures the kit should shrink as grading does."""
+    variants = [student_kit.Variant(Path(path)) for path in record_also]
+    return student_kit.build_kit(_rubric(assignment, rubric), output, variants)
 
 
 def batch(folder: str | Path, *, assignment: str | None = None, rubric: str | Path | Rubric | None = None,

@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--assignment", "-a", required=True)
     p.add_argument("--rubric", type=Path, help="a rubric YAML file instead of the assignment's own")
     p.add_argument("-o", "--output", type=Path, default=Path("kit.zip"))
+    p.add_argument("--record-also", type=Path, action="append", default=[], metavar="SOLUTION",
+                   help="a wrong solution (a known bug, a past submission) whose failing inputs the kit records "
+                        "the reference's answers for, so the kit reports it as grading does (repeatable)")
     p = sub.add_parser("autograder", help="build the Gradescope autograder zip")
     p.add_argument("--assignment", "-a", required=True)
     p.add_argument("--rubric", type=Path, help="a rubric YAML file instead of the assignment's own")
@@ -120,9 +123,10 @@ def main(argv: list[str] | None = None) -> int:
                 return 3
             return 0
         if args.command == "kit":
-            out = api.kit(assignment=args.assignment, rubric=args.rubric, output=args.output)
-            print(f"Wrote {out}: hand it to students (unzip, pip install -e ., grader check solution.py "
-                  f"--assignment {args.assignment}).")
+            out = api.kit(assignment=args.assignment, rubric=args.rubric, output=args.output,
+                          record_also=args.record_also)
+            print(f"Wrote {out}: hand it to students (unzip it; its README.md says how to install and run "
+                  f"python -m grader check solution.py --assignment {args.assignment}).")
             return 0
         if args.command == "autograder":
             out = api.autograder(assignment=args.assignment, rubric=args.rubric, output=args.output)

@@ -36,7 +36,7 @@ def sandbox_config(rubric: Rubric, *, protected: list[str] | None = None, data_r
         confinement=Confinement(memory_mb=spec.memory_mb, protected_paths=hidden, cpu_seconds=cpu_budget),
         import_timeout_s=spec.import_timeout_s, max_message_mb=spec.max_message_mb,
         output_limit_kb=spec.output_limit_kb, preload=list(spec.preload),
-        forbidden=list(spec.forbidden_imports), forbidden_rule=spec.forbidden_rule,
+        forbidden=list(spec.forbidden_imports), forbidden_rule=spec.forbidden_rule, allowed=spec.allowed_imports,
         drop_privileges=drop_privileges, torch=spec.framework == "torch")
 
 
@@ -54,19 +54,12 @@ class LazyReference:
     checks compute their expectations in NumPy, so the grader never imports torch for them."""
 
     def __init__(self, path: Path, recording: Path | None = None):
-        self.path, self.recording, self._handle, self.item = path, recording, None, ""
-
-    def begin_item(self, item_id: str) -> None:
-        """Recorded answers are per item (sandbox/recording.py); a loaded module needs nothing."""
-        self.item = item_id
-        if self._handle is not None and hasattr(self._handle, "begin_item"):
-            self._handle.begin_item(item_id)
+        self.path, self.recording, self._handle = path, recording, None
 
     def __getattr__(self, name):
         if self._handle is None:
             if self.recording is not None and not self.path.is_file():  # the student kit
                 self._handle = ReplayHandle(self.recording)
-                self._handle.begin_item(self.item)
             else:
                 self._handle = LocalHandle.from_file(self.path, "reference")
         return getattr(self._handle, name)
@@ -130,8 +123,6 @@ class Grading:
             item_result = _result(item, FAILED, "Not graded: " + _budget_spent(self.rubric, self.result.items, item))
             self.result.items.append(item_result)
             return item_result
-        if hasattr(self.reference, "begin_item"):
-            self.reference.begin_item(item.id)
         item_result = _run_item(item, self.rubric, student, self.reference, self.source, self._load_data,
                                 self.result.items, limit_s=min(item.timeout_s, left))
         events = list(dict.fromkeys(student.take_events()))

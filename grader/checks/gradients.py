@@ -10,6 +10,8 @@ that hangs or crashes does not cost the backward items: the reference forward is
 """
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from hypothesis import assume
 
@@ -37,23 +39,35 @@ class ForwardFn:
 
     def __init__(self, nn, x, labels, L):
         self.nn, self.x, self.labels, self.L = nn, x, labels, L
+        self._caches = {}  # the guard and the differences ask for the same points: one forward each
+
+    def cache(self, weights) -> dict:
+        point = tuple((key, value.tobytes()) for key, value in weights.items())
+        if point not in self._caches:
+            self.nn.set("weights", weights)
+            cache = self.nn.call("forward", self.x)
+            if not isinstance(cache, dict) or as_array(cache.get(f"Z{self.L}")) is None:
+                raise CheckFailed(f"forward(x) did not return a cache with Z{self.L}")
+            self._caches[point] = cache
+        return self._caches[point]
 
     def probs(self, weights):
-        self.nn.set("weights", weights)
-        cache = self.nn.call("forward", self.x)
-        if not isinstance(cache, dict) or as_array(cache.get(f"Z{self.L}")) is None:
-            raise CheckFailed(f"forward(x) did not return a cache with Z{self.L}")
-        return as_array(cache[f"Z{self.L}"])
+        return as_array(self.cache(weights)[f"Z{self.L}"])
 
     def __call__(self, weights) -> float:
         return cross_entropy(self.probs(weights), self.labels)
 
+    def well_posed(self, weights) -> bool:
+        """The true classes' probabilities are clear of 0, where the loss and its differences are sane."""
+        probs = self.probs(weights)
+        return probs.shape == self.labels.shape and np.min(np.sum(probs * self.labels, axis=1)) > 1e-6
 
-def _relu_pattern(ref_nn, x, weights, L):
-    """Which ReLU inputs are positive, by the reference's forward (a direction must not change it)."""
-    ref_nn.set("weights", weights)
-    cache = ref_nn.call("forward", x)
-    return [cache[f"A{l}"] > 0 for l in range(1, L)]
+    def relu_pattern(self, weights) -> list | None:
+        """Which ReLU inputs A{l} of this forward are positive (a direction must not change it); None
+        when its cache does not hold them."""
+        cache = self.cache(weights)
+        inputs = [as_array(cache.get(f"A{l}")) for l in range(1, self.L)]
+        return None if any(a is None for a in inputs) else [a > 0 for a in inputs]
 
 
 def _validate_grads(grads, weights, batch) -> tuple[list[str], list[str]]:
@@ -118,19 +132,19 @@ def fd_problems(f, point: dict, analytic: dict, labels: dict, *, step: float, rt
     return problems
 
 
-def _gradient_problems(fn: ForwardFn, weights, grads, batch, rng, ref_nn, x, L, check_kinks) -> list[str]:
-    """Shape problems, then finite differences of every well-shaped gradient of the MLP's mean loss."""
+def _gradient_problems(fn: ForwardFn, weights, grads, batch, rng, relu_pattern=None) -> list[str]:
+    """Shape problems, then finite differences of every well-shaped gradient of the MLP's mean loss.
+    relu_pattern: where ReLU has kinks, weights -> which ReLU inputs are positive."""
     problems, valid = _validate_grads(grads, weights, batch)
     if not valid:
         return problems
     probs = fn.probs(weights)
     step, rtol, atol = FD.get(probs.dtype.itemsize, FD[8])
     guard = None
-    if check_kinks:
-        base = _relu_pattern(ref_nn, x, weights, L)
+    if relu_pattern is not None:
+        base = relu_pattern(weights)
         guard = lambda plus, minus: all(  # noqa: E731
-            all(np.array_equal(a, b) for a, b in zip(base, _relu_pattern(ref_nn, x, {**weights, **w}, L)))
-            for w in (plus, minus))
+            all(np.array_equal(a, b) for a, b in zip(base, relu_pattern({**weights, **w}))) for w in (plus, minus))
     point = {key: weights[key] for key in valid}
     analytic = {key: grads[f"d{key}"] for key in valid}
     return problems + fd_problems(lambda w: fn({**weights, **w}), point, analytic,
@@ -160,42 +174,51 @@ def mlp_backward(ctx):
 
     def test(example):
         weights = example_weights(example)
-        rng = S.rng_for(example)
-        x, labels = S.mlp_batch(example, rng)
+        x, labels = S.mlp_batch(example, S.rng_for(example))
         L = len(example["hidden_dims"]) + 1
-        ref_nn = reference_mlp(ctx, example, weights)
-        ref_cache = ref_nn.call("forward", x)
-        assume(np.min(np.sum(ref_cache[f"Z{L}"] * labels, axis=1)) > 1e-6)
         kinks = example["activation"] == "relu"
         nn = make_mlp(ctx.student, example, weights=weights)
+        reference = functools.cache(lambda: ForwardFn(reference_mlp(ctx, example, weights), x, labels, L))
 
+        # First the student's own forward, which needs no reference (so the student kit, which has none,
+        # shrinks a failure exactly as grading does); its ReLU kinks are its own.
         own_problems = None
         if state["own_forward"]:
+            own = ForwardFn(nn, x, labels, L)
+
+            def own_pattern(w):
+                found = own.relu_pattern(w)
+                return found if found is not None else reference().relu_pattern(w)
             try:
-                cache = nn.call("forward", x)
-                if isinstance(cache, dict) and as_array(cache.get(f"Z{L}")) is not None:
-                    grads = nn.call("backward", cache, labels)
-                    own_problems = _gradient_problems(
-                        ForwardFn(nn, x, labels, L), weights, grads, example["batch"],
-                        np.random.default_rng(example["seed"] + 1), ref_nn, x, L, kinks)
+                try:
+                    usable = own.well_posed(weights)
+                except CheckFailed:  # no cache to differentiate: the reference's is tried
+                    usable = False
+                if usable:
+                    grads = nn.call("backward", own.cache(weights), labels)
+                    own_problems = _gradient_problems(own, weights, grads, example["batch"],
+                                                      np.random.default_rng(example["seed"] + 1),
+                                                      own_pattern if kinks else None)
                     if not own_problems:
                         return
             except (StudentError, CheckFailed) as exc:
                 own_problems = own_problems or [exc.feedback() if isinstance(exc, StudentError) else exc.message]
         # The student's forward failed, disagrees with its backward, or is not used: check the
         # backward on the reference's cache against the true gradient.
-        nn.set("weights", weights)
         try:
-            grads = nn.call("backward", ref_cache, labels)
-        except StudentError:
-            if own_problems:
-                raise CheckFailed("\n".join(own_problems)) from None
-            raise
-        try:
-            ref_fn = ForwardFn(reference_mlp(ctx, example, weights), x, labels, L)
-            problems = _gradient_problems(
-                ref_fn, weights, grads, example["batch"], np.random.default_rng(example["seed"] + 1),
-                ref_nn, x, L, kinks)
+            ref = reference()
+            ref_cache = ref.cache(weights)
+            assume(ref.well_posed(weights))
+            nn.set("weights", weights)
+            try:
+                grads = nn.call("backward", ref_cache, labels)
+            except StudentError:
+                if own_problems:
+                    raise CheckFailed("\n".join(own_problems)) from None
+                raise
+            problems = _gradient_problems(ref, weights, grads, example["batch"],
+                                          np.random.default_rng(example["seed"] + 1),
+                                          ref.relu_pattern if kinks else None)
         except ReplayMiss:
             if own_problems:  # the student kit cannot try the reference's cache: the first verdict stands
                 raise CheckFailed("\n".join(own_problems)) from None

@@ -4,16 +4,28 @@ inputs (never its code), the grader, and a README.
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from .. import __version__
 from ..rubric import PROJECT_ROOT, Rubric
 from . import grader_sources, requirements, rubric_yaml, write_zip
 
 
-def record_reference(rubric: Rubric, path: Path) -> Path:
-    """Grades the reference and the template on the rubric's public items with the reference behind a
-    recorder, and saves what it answered (see sandbox/recording.py)."""
+@dataclass(frozen=True)
+class Variant:
+    """A wrong solution the kit's recording follows too (a known bug, a past year's submission): the
+    reference's answers on the inputs its failures shrink through, so that the kit reports such a bug
+    with the same smallest example as grading does. Only its public `items` when given. Its code
+    runs in the sandbox at build time and is never shipped."""
+    solution: Path
+    items: tuple[str, ...] | None = None
+
+
+def record_reference(rubric: Rubric, path: Path, variants: Sequence[Variant] = ()) -> Path:
+    """Grades the reference, the template and the variants on the rubric's public items with the
+    reference behind a recorder, and saves what it answered (see sandbox/recording.py)."""
     from ..checks import CHECKS
     from ..runner import run_rubric
     from ..sandbox.handle import LocalHandle
@@ -23,9 +35,11 @@ def record_reference(rubric: Rubric, path: Path) -> Path:
     public = public.select(only=[i.id for i in public.items if not CHECKS[i.check].needs_data])
     recorder = RecordingHandle(LocalHandle.from_file(rubric.reference, "reference"))
     template = PROJECT_ROOT / "student_template" / rubric.assignment / rubric.solution_file
-    for solution in (rubric.reference, template):
-        if solution.is_file():
-            run_rubric(public, solution, reference=recorder)
+    runs = [Variant(rubric.reference), Variant(template), *variants]
+    for run in runs:
+        if Path(run.solution).is_file():
+            items = public if run.items is None else public.select(only=list(run.items))
+            run_rubric(items, run.solution, reference=recorder)
     return recorder.save(path)
 
 
@@ -64,13 +78,13 @@ first; Gradescope checks it in full.
 {data_note}"""
 
 
-def build_kit(rubric: Rubric, out: str | Path) -> Path:
+def build_kit(rubric: Rubric, out: str | Path, variants: Sequence[Variant] = ()) -> Path:
     """The student kit zip: template, public rubric, recorded reference answers, grader, README."""
     template = PROJECT_ROOT / "student_template" / rubric.assignment / rubric.solution_file
     if not template.is_file():
         raise FileNotFoundError(f"no template for {rubric.assignment!r} at {template}")
     with tempfile.TemporaryDirectory() as tmp:
-        recording = record_reference(rubric, Path(tmp) / "recording.bin")
+        recording = record_reference(rubric, Path(tmp) / "recording.bin", variants)
         name = f"recordings/{rubric.assignment}.bin"
         files: dict[str, bytes | Path] = {
             rubric.solution_file: template.read_bytes(),
