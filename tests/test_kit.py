@@ -42,7 +42,7 @@ def test_the_kit_holds_no_reference_and_no_hidden_item(kit):
     hidden = [i.id for i in rubric.items if not i.public]
     reference = REFERENCE_MLP.read_text()
     files = [p for p in kit.rglob("*") if p.is_file()]
-    assert {"solution.py", "README.md", "pyproject.toml", "rubrics/mlp.yaml", "recordings/mlp.bin"} <= {
+    assert {"solution.py", "README.md", "requirements.txt", "conftest.py", "rubrics/mlp.yaml", "recordings/mlp.bin"} <= {
         str(p.relative_to(kit)) for p in files}
     assert not (kit / "reference").exists() and not (kit / "tests").exists()
     recording = zlib.decompress((kit / "recordings" / "mlp.bin").read_bytes()[len(MAGIC):]).decode()

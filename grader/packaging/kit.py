@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from .. import __version__
 from ..rubric import PROJECT_ROOT, Rubric
 from . import grader_sources, requirements, rubric_yaml, write_zip
 
@@ -52,14 +51,22 @@ code right, not just these checks green.
 
 ## Install (once)
 
+Python 3.10 or later, in this folder. The grader runs from here: nothing is built or installed but
+its dependencies, into a virtual environment of this folder (`.venv`). On Linux and macOS:
+
 ```bash
-pip install -e .
+python3 -m venv .venv
+.venv/bin/python -m pip install -r requirements.txt
 ```
+
+On Debian and Ubuntu, `python3 -m venv` needs `sudo apt install python3-venv` first. On Windows, run
+these commands in WSL (Ubuntu): the grader's sandbox talks to its worker over POSIX pipes, which
+native Windows Python lacks.
 
 {torch_note}## Check your work
 
 ```bash
-grader check solution.py --assignment {assignment}
+.venv/bin/python -m grader check solution.py --assignment {assignment}
 ```
 
 One line per check, then, for each failing one, what was expected, what came back, where (the
@@ -68,14 +75,22 @@ gradient", "db is N times too large"). The exit status is 0 only when every publ
 Run one check with `--item ID`. The same checks run as a test suite:
 
 ```bash
-pytest --solution solution.py --assignment {assignment}          # -k NAME, -x, --lf as usual
+.venv/bin/python -m pytest --solution solution.py --assignment {assignment}   # -k NAME, -x, --lf as usual
 ```
 
+Your code runs in a separate process with memory and CPU-time limits, as on Gradescope (and, as root
+on Linux, as an unprivileged user); where this computer refuses a limit, the output says which. This
+self-check is no security boundary: your grade comes from Gradescope either way.
+
 A check marked "Not checked here" compares with the reference solution on an input the kit holds no
-answer for (your code took another path, usually after an earlier error): fix the other checks
-first; Gradescope checks it in full.
+answer for (your code took another path than the kit recorded): fix the other checks first;
+Gradescope checks it in full.
 
 {data_note}"""
+
+KIT_CONFTEST = """# `python -m pytest --solution solution.py --assignment NAME` from this folder: the grader's plugin.
+pytest_plugins = ["grader.pytest_plugin"]
+"""
 
 
 def build_kit(rubric: Rubric, out: str | Path, variants: Sequence[Variant] = ()) -> Path:
@@ -90,42 +105,43 @@ def build_kit(rubric: Rubric, out: str | Path, variants: Sequence[Variant] = ())
             rubric.solution_file: template.read_bytes(),
             f"rubrics/{rubric.assignment}.yaml": rubric_yaml(rubric, public_only=True, extra={"recording": name}),
             name: recording.read_bytes(),
-            "pyproject.toml": _kit_pyproject(rubric).encode(),
+            "requirements.txt": _kit_requirements().encode(),
+            "conftest.py": KIT_CONFTEST.encode(),
             "README.md": _kit_readme(rubric).encode(),
         }
         files.update(grader_sources())
         return write_zip(files, Path(out), executable=())
 
 
-def _kit_pyproject(rubric: Rubric) -> str:
-    deps = requirements() + (["torch>=2.1"] if rubric.sandbox.framework == "torch" else []) + ["pytest>=8"]
-    listed = ", ".join(f'"{d}"' for d in deps)
-    return f"""[build-system]
-requires = ["setuptools>=64"]
-build-backend = "setuptools.build_meta"
+def _pinned() -> list[str]:
+    """The versions grading runs on (grader/requirements.lock), or the project's own ranges."""
+    lock = PROJECT_ROOT / "grader" / "requirements.lock"
+    if not lock.is_file():
+        return requirements()
+    lines = [line.strip() for line in lock.read_text().splitlines()]
+    return [line for line in lines if line and not line.startswith("#")]
 
-[project]
-name = "grader-kit-{rubric.assignment.replace('_', '-')}"
-version = "{__version__}"
-description = "Student kit of the {rubric.assignment} assignment: the autograder's public checks"
-requires-python = ">=3.10"
-dependencies = [{listed}]
 
-[project.scripts]
-grader = "grader.cli:main"
+def _torch_pin() -> str:
+    return next((r for r in _pinned() if r.split("=")[0].split(";")[0].strip().lower() == "torch"), "torch")
 
-[project.entry-points.pytest11]
-grader = "grader.pytest_plugin"
 
-[tool.setuptools.packages.find]
-include = ["grader*"]
-"""
+def _kit_requirements() -> str:
+    """Pinned as grading is (derandomised hypothesis draws the same examples only within one version),
+    without torch: PyPI's default build is the GPU one, gigabytes a laptop does not need."""
+    keep = [r for r in _pinned() if r.split("=")[0].split(";")[0].split(">")[0].strip().lower() != "torch"]
+    return ("# The grader's dependencies, at the versions Gradescope grades with.\n"
+            + "\n".join(keep + ["pytest>=8"]) + "\n")
 
 
 def _kit_readme(rubric: Rubric) -> str:
-    torch_note = ("PyTorch is needed: `pip install torch` (on a laptop without a GPU, the CPU build is "
-                  "smaller: `pip install torch --index-url https://download.pytorch.org/whl/cpu`).\n\n"
-                  if rubric.sandbox.framework == "torch" else "")
+    torch_note = ""
+    if rubric.sandbox.framework == "torch":
+        pin = _torch_pin().split(";")[0].strip()
+        torch_note = ("PyTorch is needed too, the CPU build (a few hundred MB; a GPU is never needed here):\n\n"
+                      "```bash\n"
+                      f".venv/bin/python -m pip install '{pin}' --index-url https://download.pytorch.org/whl/cpu\n"
+                      "```\n\n")
     data_note = ""
     if rubric.data is not None:
         data_note = ("## Data\n\nThe accuracy check trains on Fashion-MNIST, never downloaded by the grader: "

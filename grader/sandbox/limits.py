@@ -4,18 +4,26 @@
 - when started as root: a private mount namespace in which the grader's protected paths (project,
   reference, rubrics, results, data sets) are covered by empty read-only file systems, no network,
   then the unprivileged sandbox user (`nobody` by default) with no supplementary groups.
-Each step that the platform refuses is reported as a note rather than aborting grading.
+Each step that the platform refuses is reported as a note rather than aborting grading. Namespaces
+and the privilege drop are Linux's, and `pwd` and `resource` are Unix's: where they are missing (a
+student's laptop on macOS or Windows, where the self-check is no security boundary) the worker runs
+without them and says so.
 """
 from __future__ import annotations
 
 import contextlib
 import ctypes
 import os
-import pwd
-import resource
 import signal
+import sys
 import tempfile
 from dataclasses import dataclass, field
+
+try:
+    import pwd
+    import resource
+except ImportError:  # not Unix
+    pwd = resource = None
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
@@ -41,7 +49,7 @@ class Confinement:
 
 
 def _libc():
-    return ctypes.CDLL(None, use_errno=True)
+    return ctypes.CDLL(None, use_errno=True)  # OSError on Windows: callers note or skip what needs it
 
 
 def _check(result: int, what: str) -> None:
@@ -179,31 +187,48 @@ def drop_privileges(conf: Confinement) -> None:
         raise RuntimeError("could not drop root privileges")
 
 
-def apply_rlimits(conf: Confinement, *, as_sandbox_user: bool, cuda: bool = False) -> None:
+def apply_rlimits(conf: Confinement, *, as_sandbox_user: bool, cuda: bool = False) -> list[str]:
     """cuda: CUDA reserves tens of GB of address space it never touches, so RLIMIT_AS would make it
-    fail; the limit then applies to the data segment (private writable memory) instead."""
+    fail; the limit then applies to the data segment (private writable memory) instead. Returns notes
+    for the limits this platform refuses (macOS refuses RLIMIT_AS)."""
+    if resource is None:
+        return ["this platform has no resource limits: memory, CPU time and file sizes are not capped "
+                "(the items' time limits still apply)"]
     mb = 2**20
     memory = resource.RLIMIT_DATA if cuda else resource.RLIMIT_AS
-    resource.setrlimit(memory, (conf.memory_mb * mb, conf.memory_mb * mb))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (conf.file_size_mb * mb, conf.file_size_mb * mb))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CPU, (conf.cpu_seconds, conf.cpu_seconds + 5))
+    limits = [("memory", memory, conf.memory_mb * mb, conf.memory_mb * mb),
+              ("file size", resource.RLIMIT_FSIZE, conf.file_size_mb * mb, conf.file_size_mb * mb),
+              ("core dumps", resource.RLIMIT_CORE, 0, 0),
+              ("CPU time", resource.RLIMIT_CPU, conf.cpu_seconds, conf.cpu_seconds + 5)]
     if as_sandbox_user:
         # Counted per user: only meaningful, and only safe, for the dedicated sandbox user.
-        resource.setrlimit(resource.RLIMIT_NPROC, (conf.max_processes, conf.max_processes))
+        limits.append(("processes", resource.RLIMIT_NPROC, conf.max_processes, conf.max_processes))
+    refused = []
+    for name, which, soft, hard in limits:
+        try:
+            resource.setrlimit(which, (soft, hard))
+        except (ValueError, OSError):
+            refused.append(name)
+    return [f"this platform refused the {', '.join(refused)} limit(s)"] if refused else []
+
+
+def can_drop_privileges() -> bool:
+    """Root on Linux (with a user database): the worker confines itself with namespaces and drops to
+    the sandbox user. Anywhere else it runs as whoever started the grader."""
+    return sys.platform.startswith("linux") and pwd is not None and os.geteuid() == 0
 
 
 def die_with_parent() -> None:
     """Set after the privilege drop, which clears it."""
     try:
         _libc().prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # not Linux
         pass
 
 
 def sandbox_user_ids(user: str = "nobody") -> tuple[int, int] | None:
     """(uid, gid) of the sandbox user when this process is root, else None (no privilege drop)."""
-    if os.geteuid() != 0:
+    if not can_drop_privileges():
         return None
     try:
         entry = pwd.getpwnam(user)

@@ -145,7 +145,7 @@ def main(config_json: str) -> None:
             notes.append("a CUDA device is present: the worker's memory limit applies to its data segment, "
                          "not its address space (CUDA reserves large unused ranges)")
 
-    as_root = os.geteuid() == 0 and config.get("drop_privileges", True)
+    as_root = limits.can_drop_privileges() and config.get("drop_privileges", True)
     solution = config["solution"]
     workdir = os.path.dirname(solution)
     if as_root:
@@ -164,7 +164,7 @@ def main(config_json: str) -> None:
             notes.append(f"the sandbox user cannot read the Python installation ({stdlib}): modules "
                          "not preloaded by the grader cannot be imported by solution.py")
     channel.owner = os.getpid()  # the child of the namespace fork is the worker from here on
-    limits.apply_rlimits(conf, as_sandbox_user=as_root, cuda=cuda)
+    notes += limits.apply_rlimits(conf, as_sandbox_user=as_root, cuda=cuda)
     limits.die_with_parent()
 
     os.dup2(config["out_fd"], 1)
