@@ -70,6 +70,18 @@ def grade(solution: str | Path, *, assignment: str | None = None, rubric: str | 
     return result
 
 
+def import_warnings(solution: str | Path, rubric: Rubric) -> list[str]:
+    """The imports of `solution` that grading will refuse, read from the source before anything runs
+    (a student's laptop may have packages the autograder lacks)."""
+    from .checks.imports import unavailable_imports_in
+
+    try:
+        source = Path(solution).read_text(encoding="utf-8", errors="replace")
+        return unavailable_imports_in(source, rubric.sandbox.allowed_imports, rubric.sandbox.forbidden_imports)
+    except (OSError, SyntaxError, ValueError):
+        return []  # grading says what is wrong with the file itself
+
+
 def find_submission(folder: Path, name: str = "solution.py") -> Path | None:
     """`name` in the submission folder, or the shallowest one below it (students upload folders too)."""
     if (folder / name).is_file():

@@ -77,6 +77,8 @@ def _run(args, console: Console, fn, **extra):
     scope = "public" if fn is api.check else "all"
     selected = api._selected(rubric, args.items, public_only=fn is api.check)
     console.header(rubric.title, rubric.assignment, scope, len(selected.items), [i.id for i in selected.items])
+    for warning in api.import_warnings(args.solution, rubric):
+        console.warning(warning)
     result = fn(args.solution, rubric=rubric, data_root=args.data_root, items=args.items,
                 progress=console.item, **extra)
     console.feedback(result)

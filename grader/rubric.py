@@ -69,9 +69,18 @@ class SandboxSpec:
     forbidden_imports: tuple[str, ...] = ()
     forbidden_rule: str = ""
     framework: str = "numpy"          # "torch": the worker imports torch and its bridge
+    # Third-party packages solution.py may import beyond the framework's own, as (import name, pip
+    # requirement); the Gradescope zip installs them. Written `[tqdm, {sklearn: scikit-learn}]`.
+    packages: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def allowed_imports(self) -> list[str]:
+        """What solution.py may import besides the standard library (see sandbox/import_policy.py)."""
+        return ["numpy", *FRAMEWORK_PACKAGES.get(self.framework, ()), *(name for name, _ in self.packages)]
 
 
 FRAMEWORKS = ("numpy", "torch")
+FRAMEWORK_PACKAGES = {"torch": ("torch",)}
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,9 @@ def _section(path, raw: dict, name: str, cls):
     values = {}
     for key, value in data.items():
         default = cls.__dataclass_fields__[key].default
-        if isinstance(default, tuple):
+        if key == "packages":
+            value = _packages(path, value, f"{name}.{key}")
+        elif isinstance(default, tuple):
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise RubricError(path, "must be a list of names", field=f"{name}.{key}")
             value = tuple(value)
@@ -159,6 +170,25 @@ def _section(path, raw: dict, name: str, cls):
             value = _number(path, value, f"{name}.{key}", integer=isinstance(default, int))
         values[key] = value
     return cls(**values)
+
+
+def _packages(path, value, label: str) -> tuple[tuple[str, str], ...]:
+    """`[tqdm, matplotlib>=3.7, {sklearn: scikit-learn}]` -> ((import name, pip requirement), ...)."""
+    if not isinstance(value, list):
+        raise RubricError(path, "must be a list of packages, e.g. [tqdm, {sklearn: scikit-learn}]", field=label)
+    found = []
+    for entry in value:
+        if isinstance(entry, str):
+            name = re.match(r"[A-Za-z0-9_.-]*", entry.strip()).group(0).lower().replace("-", "_")
+            pair = (name, entry.strip())
+        elif isinstance(entry, dict) and len(entry) == 1 and all(isinstance(x, str) for x in [*entry, *entry.values()]):
+            pair = next(iter(entry.items()))
+        else:
+            raise RubricError(path, f"{entry!r} is neither a package name nor {{import_name: requirement}}", field=label)
+        if not pair[0].isidentifier():
+            raise RubricError(path, f"{pair[0]!r} is not a module name one can import", field=label)
+        found.append(pair)
+    return tuple(found)
 
 
 def load_rubric(path: str | Path) -> Rubric:

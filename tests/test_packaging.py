@@ -245,6 +245,8 @@ def test_the_zip_and_grader_batch_give_the_same_scores(gradescope, quick_rubric,
         "relu_sometimes_wrong": mutate(reference, *RELU_SOMETIMES_WRONG),
         "not_averaged": mutate(reference, 'dA = (cache[f"Z{L}"] - labels) / n', 'dA = cache[f"Z{L}"] - labels'),
         "template": TEMPLATE_MLP.read_text(),
+        # helpers the rubric allows: setup.sh installed them, and the sandbox lets the student import them
+        "helpers": "from tqdm import tqdm\nimport matplotlib.pyplot as plt\n" + reference,
     }
     through_zip = {}
     for name, source in submissions.items():
@@ -260,3 +262,4 @@ def test_the_zip_and_grader_batch_give_the_same_scores(gradescope, quick_rubric,
     assert sum(through_zip["reference"].values()) == sum(i["points"] for i in yaml.safe_load(
         quick_rubric.read_text())["items"])
     assert sum(through_zip["template"].values()) == 0
+    assert through_zip["helpers"] == through_zip["reference"]

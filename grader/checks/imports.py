@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import ast
+import sys
 
+from ..sandbox.import_policy import STUDENT_MODULE, not_allowed_message, top_level
 from .base import CheckFailed, Param, Passed, check
 
 _DYNAMIC = {"__import__", "import_module", "find_spec", "load_module", "spec_from_file_location"}
 
 
-def forbidden_imports_in(source: str, modules: list[str]) -> list[str]:
-    """The lines of `source` that import one of `modules` (statically, or by a literal name)."""
-    tree = ast.parse(source)
-    forbidden = set(modules)
+def imports_in(source: str) -> list[tuple[str, int]]:
+    """Every absolute import of `source` (statically, or by a literal name), with its line."""
     found = []
-    for node in ast.walk(tree):
+    for node in ast.walk(ast.parse(source)):
         names = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -24,10 +24,25 @@ def forbidden_imports_in(source: str, modules: list[str]) -> list[str]:
             fname = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
             if fname in _DYNAMIC:
                 names = [a.value for a in node.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
-        for name in names:
-            if name.split(".")[0] in forbidden:
-                found.append(f"line {node.lineno}: {name}")
-    return found
+        found += [(name, node.lineno) for name in names]
+    return sorted(found, key=lambda pair: pair[1])
+
+
+def forbidden_imports_in(source: str, modules: list[str]) -> list[str]:
+    """The lines of `source` that import one of `modules`."""
+    return [f"line {line}: {name}" for name, line in imports_in(source) if top_level(name) in set(modules)]
+
+
+def unavailable_imports_in(source: str, allowed: list[str], forbidden: list[str] = ()) -> list[str]:
+    """What the autograder will refuse (sandbox/import_policy.py), said from the source at once: the
+    imports of packages neither in the standard library nor allowed by the rubric (forbidden ones have
+    their own item)."""
+    known = set(allowed) | set(forbidden) | set(sys.stdlib_module_names) | {STUDENT_MODULE}
+    seen = {}
+    for name, line in imports_in(source):
+        if top_level(name) not in known:
+            seen.setdefault(top_level(name), line)
+    return [not_allowed_message(name, line) for name, line in seen.items()]
 
 
 @check("forbidden_imports",

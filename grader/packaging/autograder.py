@@ -41,20 +41,32 @@ IDX_FILES = {  # name: (published MD5 of the .gz, SHA-256 of the unpacked file)
 }
 
 
-def locked() -> tuple[str, str]:
-    """The lock split in two: the requirements every rubric installs (file text) and torch's pin."""
-    keep, torch = [], ""
+def _name(requirement: str) -> str:
+    return re.match(r"[A-Za-z0-9_.-]*", requirement.strip()).group(0).lower().replace("_", "-")
+
+
+def locked(rubric: Rubric | None = None) -> tuple[str, str]:
+    """The lock as the zip needs it: the requirements every rubric installs, plus the pins of the
+    packages `rubric` allows solution.py to import (as the rubric writes them where the lock has no
+    pin), as file text; and torch's pin."""
+    core, optional, torch, section = [], {}, "", "core"
     for line in LOCK.read_text().splitlines():
+        if line.startswith("# optional:"):
+            section = "optional"
         spec = line.split("#", 1)[0].strip()
         if not spec:
             continue
-        if re.match(r"torch\s*==", spec):
+        if _name(spec) == "torch":
             torch = spec.replace(" ", "")
+        elif section == "core":
+            core.append(spec)
         else:
-            keep.append(spec)
+            optional.setdefault(_name(spec), []).append(spec)
     if not torch:
         raise ValueError(f"{LOCK}: no torch pin (the PyTorch rubrics install the CPU build of that version)")
-    return "\n".join(keep) + "\n", torch
+    for _, requirement in rubric.sandbox.packages if rubric else ():
+        core += optional.get(_name(requirement), [requirement])
+    return "\n".join(dict.fromkeys(core)) + "\n", torch
 
 
 SETUP = """#!/usr/bin/env bash
@@ -135,7 +147,7 @@ def autograder_files(rubric: Rubric) -> dict[str, bytes | Path]:
     """Archive name -> content (bytes) or file to copy."""
     files: dict[str, bytes | Path] = {"setup.sh": setup_sh(rubric).encode(),
                                       "run_autograder": run_autograder(rubric).encode(),
-                                      "requirements.lock": locked()[0].encode()}
+                                      "requirements.lock": locked(rubric)[0].encode()}
     files.update(grader_sources())
     files[f"rubrics/{rubric.assignment}.yaml"] = rubric_yaml(rubric, public_only=False,
                                                               extra={"salt": rubric.salt})

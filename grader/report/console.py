@@ -22,6 +22,9 @@ class Console:
         self.width = max([22, *map(len, ids)])
         print(f"Grading {title!r} ({assignment}): {n_items} {scope} item(s)", file=self.stream)
 
+    def warning(self, text: str) -> None:
+        print(self._paint(f"Warning: {text}.", "33"), file=self.stream)
+
     def item(self, r: ItemResult) -> None:
         mark = {"passed": self.marks[0], "failed": self.marks[1]}.get(r.status, self.marks[2])
         code = {"passed": "32", "failed": "31"}.get(r.status, "33")

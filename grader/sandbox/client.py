@@ -34,6 +34,7 @@ class SandboxConfig:
     preload: list[str] = field(default_factory=list)
     forbidden: list[str] = field(default_factory=list)
     forbidden_rule: str = ""
+    allowed: list[str] | None = None  # third-party packages solution.py may import (None: any); see import_policy
     drop_privileges: bool = True
     torch: bool = False          # a PyTorch assignment: the worker loads torch_bridge
 
@@ -110,6 +111,7 @@ class WorkerProcess:
             "max_bytes": self.max_bytes, "confinement": conf, "preload": self.config.preload,
             "torch": {"threads": 1} if self.config.torch else None,
             "forbidden": self.config.forbidden, "forbidden_rule": self.config.forbidden_rule,
+            "allowed": self.config.allowed,
             "project_root": PROJECT_ROOT, "drop_privileges": self.config.drop_privileges,
         }
         boot = (f"import sys; sys.path.insert(0, {PROJECT_ROOT!r}); "

@@ -16,6 +16,7 @@ from . import limits, protocol
 from .dispatch import Dispatcher, describe_call
 from .errors import describe_exception
 from .handle import load_module
+from .import_policy import ImportPolicy
 
 # Imported before the privilege drop, so the student can use them even where the sandbox user
 # cannot read the Python installation.
@@ -40,18 +41,6 @@ def _audit(event: str, args) -> None:
         except Exception:
             detail = ""
         EVENTS.append(f"{AUDITED[event]} ({event}({detail}))")
-
-
-class ImportBlocker:
-    """Refuses forbidden packages at import time; the static check reports them too."""
-
-    def __init__(self, forbidden: list[str], assignment_rule: str):
-        self.forbidden, self.rule = set(forbidden), assignment_rule
-
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in self.forbidden:
-            raise ImportError(f"importing {name!r} is not allowed here: {self.rule}")
-        return None
 
 
 def _read_exact(fd: int, n: int) -> bytearray | None:
@@ -180,8 +169,9 @@ def main(config_json: str) -> None:
     sys.path[:] = [workdir] + [p for p in sys.path if p and not (
         project_root and os.path.abspath(p).startswith(project_root))]
     sys.addaudithook(_audit)  # cannot be removed from Python code
-    if config.get("forbidden"):
-        sys.meta_path.insert(0, ImportBlocker(config["forbidden"], config.get("forbidden_rule", "")))
+    if config.get("allowed") is not None or config.get("forbidden"):
+        sys.meta_path.insert(0, ImportPolicy(config.get("allowed"), config.get("forbidden", []),
+                                             config.get("forbidden_rule", "")))
     for name in list(sys.modules):  # the grader's own modules are not the student's to use
         if name == "grader" or name.startswith("grader."):
             sys.modules.pop(name, None)
