@@ -98,3 +98,9 @@ def test_backprop_kit_needs_no_recorded_answers_and_works(tmp_path):
     # Its checks compute their expectations in NumPy: nothing of the reference is recorded.
     recording = (tmp_path / "kit" / "recordings" / "backprop.bin").read_bytes()
     assert json.loads(zlib.decompress(recording[len(MAGIC):])) == {}
+
+
+def test_the_kit_is_byte_for_byte_reproducible_whatever_ran_before(kit, tmp_path):
+    api.check(REFERENCE_MLP, assignment="mlp", items=["forward", "backward_relu"])  # another process history
+    again = api.kit(assignment="mlp", output=tmp_path / "kit.zip")
+    assert again.read_bytes() == (kit.parent / "kit.zip").read_bytes()

@@ -35,10 +35,11 @@ def record_reference(rubric: Rubric, path: Path, variants: Sequence[Variant] = (
     recorder = RecordingHandle(LocalHandle.from_file(rubric.reference, "reference"))
     template = PROJECT_ROOT / "student_template" / rubric.assignment / rubric.solution_file
     runs = [Variant(rubric.reference), Variant(template), *variants]
-    for run in runs:
-        if Path(run.solution).is_file():
-            items = public if run.items is None else public.select(only=list(run.items))
-            run_rubric(items, run.solution, reference=recorder)
+    with recorder.collecting_deterministically():
+        for run in runs:
+            if Path(run.solution).is_file():
+                items = public if run.items is None else public.select(only=list(run.items))
+                run_rubric(items, run.solution, reference=recorder)
     return recorder.save(path)
 
 

@@ -14,6 +14,8 @@ holds answers for inputs fixed at build time, never code.
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
 import itertools
 import json
@@ -164,6 +166,22 @@ class RecordingHandle(Handle):
         self.table: dict[str, list | None] = {}
         self.held: set[int] = set()        # the Ref ids of the handles the checks still hold
         self._opaque = itertools.count()
+        self._collect_every, self._requests = None, 0
+
+    @contextlib.contextmanager
+    def collecting_deterministically(self, every: int = 256):
+        """Handles the checks let go of inside reference cycles die when the garbage collector runs, and
+        the updates recorded depend on which handles live: the collector runs only every `every`
+        requests while recording, so a build gives the same recording whatever the process did before."""
+        self._collect_every, self._requests = every, 0
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            yield self
+        finally:
+            self._collect_every = None
+            if enabled:
+                gc.enable()
 
     def request(self, message: dict):
         value = super().request(message)
@@ -177,6 +195,10 @@ class RecordingHandle(Handle):
         return states, {i: states(self.inner.dispatcher.objects.get(i)) for i in sorted(self.held)}
 
     def _exchange(self, message: dict) -> dict:
+        if self._collect_every:
+            self._requests += 1
+            if self._requests % self._collect_every == 0:
+                gc.collect()
         before, old = self._states()
         named = _renamed(message, lambda ref: before(self.inner.dispatcher.objects.get(ref.id)))
         response = self.inner._exchange(message)
