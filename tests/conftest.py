@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from grader.checks import CHECKS
+from grader.packaging.mutants import load_mutants as _load_mutants, mutants_file
 from grader.rubric import load_assignment
 from grader.runner import run_rubric
 
@@ -66,6 +67,14 @@ def mutate(source: str, old: str, new: str) -> str:
     if count != 1:
         raise AssertionError(f"mutation target found {count} times: {old!r}")
     return source.replace(old, new)
+
+
+def load_mutants(assignment: str) -> list[tuple]:
+    """The assignment's realistic bugs (reference/NAME/mutants.yaml), validated against its reference and
+    rubric, as (name, old, new, items, phrase)."""
+    rubric = load_assignment(assignment)
+    mutants = _load_mutants(mutants_file(rubric.reference), rubric.reference, [i.id for i in rubric.items])
+    return [(m.name, m.old, m.new, list(m.items), m.phrase) for m in mutants]
 
 
 def stable_json(result) -> str:

@@ -8,7 +8,7 @@ import pytest
 from grader import api
 from grader.rubric import load_assignment
 
-from .conftest import ROOT, by_id, mutate, stable_json, without_gate
+from .conftest import ROOT, by_id, load_mutants, mutate, stable_json, without_gate
 
 REFERENCE = ROOT / "reference" / "convnet" / "solution.py"
 TEMPLATE = ROOT / "student_template" / "convnet" / "solution.py"
@@ -50,99 +50,7 @@ def test_template_scores_zero_with_a_message_on_every_item(convnet_rubric):
             assert item.status == "failed", item.id
 
 
-SGD_BLOCK = """                g = layer.grads[name] + self.weight_decay * p
-                if self.momentum:
-                    key = (i, name)
-                    v = g if key not in self.velocity else self.momentum * self.velocity[key] + g
-                    self.velocity[key] = v
-                    g = v
-                p -= self.lr * g"""
-
-MUTANTS = [
-    ("padding applied on one side only",
-     "np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))", "np.pad(x, ((0, 0), (0, 0), (p, 0), (p, 0)))",
-     ["conv2d_forward"], "shape"),
-    ("stride ignored in backward",
-     "dxp[:, :, i:i + s * Ho:s, j:j + s * Wo:s] += dcols", "dxp[:, :, i:i + Ho, j:j + Wo] += dcols",
-     ["conv2d_backward"], "gradient w.r.t. x"),
-    ("dW not summed over the batch",
-     '"W": (g.T @ self.cols).reshape', '"W": (g[:Ho * Wo].T @ self.cols[:Ho * Wo]).reshape',
-     ["conv2d_backward"], "grads['W']"),
-    ("conv bias gradient missing",
-     '"b": g.sum(axis=0)}', '"b": np.zeros(g.shape[1])}',
-     ["conv2d_backward"], "all zeros"),
-    ("convolution instead of cross-correlation",
-     'W = self.params["W"].reshape(len(self.params["W"]), -1)',
-     'W = self.params["W"][:, :, ::-1, ::-1].reshape(len(self.params["W"]), -1)',
-     ["conv2d_forward"], "does not match"),
-    ("max-pool routes the gradient to every element of the window",
-     "np.put_along_axis(dwin, self.argmax[..., None], grad_out[..., None], axis=-1)",
-     "dwin[...] = grad_out[..., None]",
-     ["maxpool_backward"], "MaxPool2d"),
-    ("max-pool default stride of 1",
-     "self.k, self.stride = kernel_size, kernel_size if stride is None else stride",
-     "self.k, self.stride = kernel_size, 1 if stride is None else stride",
-     ["maxpool_forward"], "shape"),
-    ("dropout not rescaled",
-     "self.mask = (self.rng.random(x.shape) >= self.p) / (1 - self.p)",
-     "self.mask = (self.rng.random(x.shape) >= self.p) * 1.0",
-     ["dropout"], "no rescaling"),
-    ("dropout active in eval",
-     "if not self.training or self.p == 0:", "if self.p == 0:",
-     ["dropout"], "identity"),
-    ("batch norm normalises with the unbiased variance",
-     "mean, var = x.mean(axis=0), x.var(axis=0)", "mean, var = x.mean(axis=0), x.var(axis=0, ddof=1)",
-     ["batchnorm_forward"], "BatchNorm1d"),
-    ("batch norm running statistics never updated",
-     "            self.running_mean = (1 - m) * self.running_mean + m * mean\n"
-     "            self.running_var = (1 - m) * self.running_var + m * var * n / max(n - 1, 1)\n",
-     "            pass\n",
-     ["batchnorm_running_stats"], "running_mean"),
-    ("batch norm backward forgets the batch statistics",
-     "return self.inv_std / n * (n * dxhat - dxhat.sum(axis=0) - self.xhat * (dxhat * self.xhat).sum(axis=0))",
-     "return dxhat * self.inv_std",
-     ["batchnorm_backward"], "gradient w.r.t. x"),
-    ("gradients accumulated with += across calls",
-     '        self.grads = {"W": self.x.T @ grad_out, "b": grad_out.sum(axis=0)}',
-     '        new = {"W": self.x.T @ grad_out, "b": grad_out.sum(axis=0)}\n'
-     '        self.grads = {k: self.grads.get(k, 0) + v for k, v in new.items()}',
-     ["linear_contract"], "accumulate"),
-    ("forward modifies its input",
-     "        self.mask = x > 0\n        return x * self.mask",
-     "        self.mask = x > 0\n        x[~self.mask] = 0\n        return x",
-     ["relu_contract"], "modified its input"),
-    ("dW of Linear transposed",
-     '{"W": self.x.T @ grad_out,', '{"W": (self.x.T @ grad_out).T,',
-     ["linear_backward"], "transpose"),
-    ("sigmoid derivative wrong",
-     "return grad_out * self.out * (1 - self.out)", "return grad_out * self.out",
-     ["sigmoid_backward"], "Sigmoid"),
-    ("flatten backward does not restore the shape",
-     "return grad_out.reshape(self.shape)", "return grad_out",
-     ["flatten_backward"], "shape"),
-    ("softmax cross-entropy without max-subtraction",
-     "z = logits - logits.max(axis=1, keepdims=True)", "z = logits",
-     ["softmax_cross_entropy_stable"], "log-sum-exp"),
-    ("conv_output_shape with the wrong floor",
-     "return ((h + 2 * padding - kernel_size) // stride + 1,",
-     "return (-(-(h + 2 * padding - kernel_size) // stride) + 1,",
-     ["conv_output_shape"], "conv_output_shape("),
-    ("receptive_field ignores strides",
-     "r = s * r + (k - s)", "r = r + (k - 1)",
-     ["receptive_field"], "receptive_field("),
-    ("count_parameters forgets the biases",
-     "return int(sum(p.size for layer in model.layers for p in layer.params.values()))",
-     'return int(sum(layer.params["W"].size for layer in model.layers if layer.params))',
-     ["count_parameters"], "expected 903,400"),
-    ("momentum applied before weight decay",
-     SGD_BLOCK,
-     SGD_BLOCK.replace("g = layer.grads[name] + self.weight_decay * p", "g = layer.grads[name]")
-              .replace("p -= self.lr * g", "p -= self.lr * (g + self.weight_decay * p)"),
-     ["sgd"], "momentum"),
-    ("no pooling in the network",
-     "Conv2d(8, 16, 3, padding=1, rng=rng), ReLU(), MaxPool2d(2),", "Conv2d(8, 16, 3, padding=1, rng=rng), ReLU(),",
-     ["architecture"], "forward"),
-]
+MUTANTS = load_mutants("convnet")  # reference/convnet/mutants.yaml
 
 
 @pytest.mark.parametrize("name, old, new, items, phrase", MUTANTS, ids=[m[0] for m in MUTANTS])

@@ -12,7 +12,7 @@ import pytest
 from grader import api
 from grader.rubric import load_assignment
 
-from .conftest import IS_ROOT, ROOT, by_id, mutate, stable_json, without_gate
+from .conftest import IS_ROOT, ROOT, by_id, load_mutants, mutate, stable_json, without_gate
 
 torch = pytest.importorskip("torch")
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (run on the device machine)")
@@ -65,44 +65,7 @@ def test_grading_a_torch_assignment_never_imports_torch_in_the_grader(tmp_path):
     subprocess.run([sys.executable, "-c", code, str(REFERENCE["backprop"])], check=True, cwd=ROOT, timeout=300)
 
 
-BACKPROP_AUTOGRAD = '''def backward(params, outputs, Y):
-    leaves = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
-    yhat, _ = forward(leaves, outputs["X"])
-    L, _ = loss_accuracy(yhat, Y)
-    L.backward()
-    return {k: v.grad for k, v in leaves.items()}
-
-
-def _unused(params, outputs, Y):'''
-
-BACKPROP_MUTANTS = [
-    ("softmax over the wrong axis", "yhat = torch.softmax(ytilde, dim=1)", "yhat = torch.softmax(ytilde, dim=0)",
-     ["forward"], "dim=1"),
-    ("backward calls autograd", "def backward(params, outputs, Y):", BACKPROP_AUTOGRAD, ["backward"], "autograd"),
-    ("bias gradient not summed over the batch", "grad_by = delta_y.sum(dim=0)", "grad_by = delta_y",
-     ["backward"], "sum over the batch"),
-    ("gradient not averaged over the batch", 'delta_y = (outputs["yhat"] - Y) / N', 'delta_y = outputs["yhat"] - Y',
-     ["backward"], "times too large"),
-    ("tanh derivative wrong", '(1 - outputs["h"] ** 2)', '(1 - outputs["h"])', ["backward"], "grads['Wh']"),
-    ("dWy transposed", 'grad_Wy = delta_y.T @ outputs["h"]', 'grad_Wy = (delta_y.T @ outputs["h"]).T',
-     ["backward"], "transpose"),
-    ("init with the wrong standard deviation", "return torch.randn(*shape, generator=generator) * 0.3",
-     "return torch.randn(*shape, generator=generator)", ["init_params"], "standard deviation"),
-    ("init ignores the generator", "return torch.randn(*shape, generator=generator) * 0.3",
-     "return torch.randn(*shape) * 0.3", ["init_params"], "generator"),
-    ("sgd climbs the gradient", "params[name] - eta * grads[name]", "params[name] + eta * grads[name]",
-     ["sgd"], "goes up the gradient"),
-    ("sgd scales the gradients in place", "return {name: params[name] - eta * grads[name] for name in params}",
-     "return {name: params[name] - grads[name].mul_(eta) for name in params}", ["sgd"], "in place"),
-    ("loss summed instead of averaged", "L = -(Y * torch.log(yhat.clamp_min(1e-12))).sum(dim=1).mean()",
-     "L = -(Y * torch.log(yhat.clamp_min(1e-12))).sum()", ["loss_accuracy"], "times too large"),
-    ("accuracy returned as a tensor", "acc = (yhat.argmax(dim=1) == Y.argmax(dim=1)).float().mean().item()",
-     "acc = (yhat.argmax(dim=1) == Y.argmax(dim=1)).float().mean()", ["loss_accuracy"], "Python float"),
-    ("MLP returns probabilities", "return self.output(torch.tanh(self.hidden(x)))",
-     "return torch.softmax(self.output(torch.tanh(self.hidden(x))), dim=1)", ["mlp_shapes"], "logits"),
-    ("train_circles never steps the optimizer", "            optimizer.step()\n", "", ["circles_accuracy"],
-     "below the threshold"),
-]
+BACKPROP_MUTANTS = load_mutants("backprop")  # reference/backprop/mutants.yaml
 
 
 @pytest.mark.parametrize("name, old, new, items, phrase", BACKPROP_MUTANTS, ids=[m[0] for m in BACKPROP_MUTANTS])
@@ -114,64 +77,12 @@ def test_backprop_mutant_loses_the_item_that_names_the_bug(name, old, new, items
     assert phrase in result[items[0]].message, result[items[0]].message
 
 
-TORCH_CNN_MUTANTS = [
-    ("ReLU before batch norm",
-     "                layers.append(nn.BatchNorm2d(c_out))\n            return layers + [nn.ReLU(), nn.MaxPool2d(2)]",
-     "                return layers + [nn.ReLU(), nn.BatchNorm2d(c_out), nn.MaxPool2d(2)]\n"
-     "            return layers + [nn.ReLU(), nn.MaxPool2d(2)]",
-     ["lenet_structure"], "between the convolution and its ReLU"),
-    ("dropout before the ReLU",
-     "            layers = [nn.Linear(n_in, n_out), nn.ReLU()]\n"
-     "            return layers + ([nn.Dropout(dropout)] if dropout > 0 else [])",
-     "            return [nn.Linear(n_in, n_out)] + ([nn.Dropout(dropout)] if dropout > 0 else []) + [nn.ReLU()]",
-     ["lenet_structure"], "put dropout after the ReLU"),
-    ("first convolution without padding", "conv_block(in_channels, 6, 2)", "conv_block(in_channels, 6, 0)",
-     ["lenet_structure", "shapes"], "padding=2"),
-    ("evaluate without eval()", "    model.eval()\n    loss_fn = nn.CrossEntropyLoss(reduction=\"sum\")",
-     "    loss_fn = nn.CrossEntropyLoss(reduction=\"sum\")", ["evaluate"], "model.eval()"),
-    ("evaluate that trains (train mode: batch norm statistics move)",
-     "    model.eval()\n    loss_fn = nn.CrossEntropyLoss(reduction=\"sum\")",
-     "    model.train()\n    loss_fn = nn.CrossEntropyLoss(reduction=\"sum\")", ["evaluate"], "train mode"),
-    ("evaluate builds an autograd graph", "    with torch.no_grad():\n        for x, y in loader:\n"
-     "            x, y = x.to(device), y.to(device)\n            logits = model(x)\n            total_loss",
-     "    if True:\n        for x, y in loader:\n"
-     "            x, y = x.to(device), y.to(device)\n            logits = model(x)\n            total_loss",
-     ["evaluate"], "no_grad"),
-    ("weight decay dropped", "momentum=momentum, weight_decay=weight_decay)", "momentum=momentum)",
-     ["make_optimizer"], "weight_decay"),
-    ("normalisation statistics from the validation part",
-     "    mean = train_images.mean(dim=(0, 2, 3))\n    std = train_images.std(dim=(0, 2, 3))",
-     "    held_out = train_images[int(0.8 * len(train_images)):]\n"
-     "    mean = held_out.mean(dim=(0, 2, 3))\n    std = held_out.std(dim=(0, 2, 3))",
-     ["normalization_stats"], "all training images"),
-    ("softmax over the wrong axis in the model", "return self.classifier(self.features(x))\n\n\nclass CifarNet",
-     "return torch.softmax(self.classifier(self.features(x)), dim=0)\n\n\nclass CifarNet",
-     ["lenet_structure"], "no softmax"),
-    ("count_parameters counts frozen parameters",
-     "return sum(p.numel() for p in model.parameters() if p.requires_grad)",
-     "return sum(p.numel() for p in model.parameters())", ["parameter_counts"], "frozen"),
-    ("train_epoch never steps the optimizer", "        loss.backward()\n        optimizer.step()\n",
-     "        loss.backward()\n", ["train_epoch"], "optimizer.step()"),
-    ("dropout active in eval mode", "return layers + ([nn.Dropout(dropout)] if dropout > 0 else [])",
-     "return layers + ([AlwaysDropout(dropout)] if dropout > 0 else [])", ["train_eval_modes"], "eval mode"),
-    ("ParamMatchedMLP two units too wide", "        self.width = self.best_width(n_params, in_features, num_classes, "
-     "depth)", "        self.width = self.best_width(n_params, in_features, num_classes, depth) + 2",
-     ["param_matched_mlp"], "one hidden unit"),
-    ("CifarNet without padding", "blocks += [nn.Conv2d(c_in, c_out, kernel_size=5, padding=2)",
-     "blocks += [nn.Conv2d(c_in, c_out, kernel_size=5)", ["shapes"], "CifarNet"),
-]
-
-ALWAYS_DROPOUT = '''
-
-class AlwaysDropout(nn.Dropout):
-    def forward(self, x):
-        return torch.nn.functional.dropout(x, self.p, training=True)
-'''
+TORCH_CNN_MUTANTS = load_mutants("torch_cnn")  # reference/torch_cnn/mutants.yaml
 
 
 @pytest.mark.parametrize("name, old, new, items, phrase", TORCH_CNN_MUTANTS, ids=[m[0] for m in TORCH_CNN_MUTANTS])
 def test_torch_cnn_mutant_loses_the_item_that_names_the_bug(name, old, new, items, phrase, rubrics, grade_source):
-    source = mutate(REFERENCE["torch_cnn"].read_text(), old, new) + ALWAYS_DROPOUT
+    source = mutate(REFERENCE["torch_cnn"].read_text(), old, new)
     result = by_id(grade_source(source, without_gate(rubrics["torch_cnn"]), only=items))
     for item in items:
         assert result[item].status == "failed", f"{name}: {item} passed: {result[item].message}"
