@@ -1,9 +1,10 @@
 """The student kit reports every bug of the suite as `grader check` does with the reference at hand:
 same verdict, same message, same smallest failing example.
 
-One kit per assignment, its recording made with the suite's mutants as variants (their code runs at
-build time, in the sandbox, and is not shipped); the kit's public rubric and recording are then used
-in-process, the kit's grader being a copy of this one (tests/test_kit.py runs an unpacked kit)."""
+One kit per assignment, built as `grader kit` builds it: its recording follows the assignment's known
+bugs (reference/NAME/mutants.yaml, the suite's mutants), whose code runs at build time, in the sandbox,
+and is not shipped. The kit's public rubric and recording are then used in-process, the kit's grader
+being a copy of this one (tests/test_kit.py runs an unpacked kit)."""
 from __future__ import annotations
 
 import zipfile
@@ -11,22 +12,19 @@ import zipfile
 import pytest
 
 from grader import api
-from grader.packaging.kit import Variant, build_kit
 from grader.rubric import load_assignment, load_rubric
 from grader.runner import run_rubric
 from grader.sandbox.recording import ReplayHandle
 
-from .conftest import ROOT, mutate
-from .test_convnet import MUTANTS as CONVNET_MUTANTS
-from .test_mutants import MUTANTS as MLP_MUTANTS
+from .conftest import ROOT, load_mutants, mutate
 
-SUITES = {"mlp": MLP_MUTANTS, "convnet": CONVNET_MUTANTS}
+SUITES = ("mlp", "convnet")
 
 
 def _public_cases():
-    for assignment, mutants in SUITES.items():
+    for assignment in SUITES:
         public = {i.id for i in load_assignment(assignment).items if i.public}
-        for name, old, new, items, _ in mutants:
+        for name, old, new, items, _ in load_mutants(assignment):
             shown = [i for i in items if i in public]
             if shown:
                 yield pytest.param(assignment, name, old, new, shown, id=f"{assignment}: {name}")
@@ -37,25 +35,15 @@ CASES = list(_public_cases())
 
 @pytest.fixture(scope="module")
 def kits(tmp_path_factory):
-    """assignment -> (unpacked kit, {mutant name: its solution.py}), built on first use."""
+    """assignment -> the unpacked kit, built on first use."""
     built = {}
 
     def kit(assignment):
         if assignment not in built:
             folder = tmp_path_factory.mktemp(assignment)
-            reference = (ROOT / "reference" / assignment / "solution.py").read_text()
-            solutions, variants = {}, []
-            for case in CASES:
-                case_assignment, name, old, new, items = case.values
-                if case_assignment == assignment:
-                    solutions[name] = folder / f"mutant{len(solutions)}" / "solution.py"
-                    solutions[name].parent.mkdir()
-                    solutions[name].write_text(mutate(reference, old, new))
-                    variants.append(Variant(solutions[name], tuple(items)))
-            archive = build_kit(load_assignment(assignment), folder / "kit.zip", variants)
-            with zipfile.ZipFile(archive) as z:
+            with zipfile.ZipFile(api.kit(assignment=assignment, output=folder / "kit.zip")) as z:
                 z.extractall(folder / "kit")
-            built[assignment] = folder / "kit", solutions
+            built[assignment] = folder / "kit"
         return built[assignment]
 
     return kit
@@ -66,10 +54,12 @@ def test_every_public_item_of_both_suites_is_covered():
 
 
 @pytest.mark.parametrize("assignment, name, old, new, items", CASES)
-def test_the_kit_reports_the_bug_as_grading_does(assignment, name, old, new, items, kits):
-    kit, solutions = kits(assignment)
+def test_the_kit_reports_the_bug_as_grading_does(assignment, name, old, new, items, kits, tmp_path):
+    kit = kits(assignment)
+    solution = tmp_path / "solution.py"
+    solution.write_text(mutate((ROOT / "reference" / assignment / "solution.py").read_text(), old, new))
     rubric = load_rubric(kit / "rubrics" / f"{assignment}.yaml").select(public_only=True, only=items)
-    in_kit = run_rubric(rubric, solutions[name], reference=ReplayHandle(kit / "recordings" / f"{assignment}.bin"))
-    full = api.check(solutions[name], assignment=assignment, items=items)
+    in_kit = run_rubric(rubric, solution, reference=ReplayHandle(kit / "recordings" / f"{assignment}.bin"))
+    full = api.check(solution, assignment=assignment, items=items)
     for got, expected in zip(in_kit.items, full.items):
         assert (got.status, got.message) == (expected.status, expected.message), got.id

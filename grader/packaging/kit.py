@@ -10,6 +10,7 @@ from typing import Sequence
 
 from ..rubric import PROJECT_ROOT, Rubric
 from . import grader_sources, requirements, rubric_yaml, write_zip
+from .mutants import load_mutants, mutants_file
 
 
 @dataclass(frozen=True)
@@ -22,9 +23,10 @@ class Variant:
     items: tuple[str, ...] | None = None
 
 
-def record_reference(rubric: Rubric, path: Path, variants: Sequence[Variant] = ()) -> Path:
-    """Grades the reference, the template and the variants on the rubric's public items with the
-    reference behind a recorder, and saves what it answered (see sandbox/recording.py)."""
+def record_reference(rubric: Rubric, path: Path, variants: Sequence[Variant] = (),
+                     bugs: Sequence[Variant] = ()) -> Path:
+    """Grades the reference, the template, the known bugs and the variants on the rubric's public items
+    with the reference behind a recorder, and saves what it answered (see sandbox/recording.py)."""
     from ..checks import CHECKS
     from ..runner import run_rubric
     from ..sandbox.handle import LocalHandle
@@ -34,13 +36,36 @@ def record_reference(rubric: Rubric, path: Path, variants: Sequence[Variant] = (
     public = public.select(only=[i.id for i in public.items if not CHECKS[i.check].needs_data])
     recorder = RecordingHandle(LocalHandle.from_file(rubric.reference, "reference"))
     template = PROJECT_ROOT / "student_template" / rubric.assignment / rubric.solution_file
-    runs = [Variant(rubric.reference), Variant(template), *variants]
+
+    def grade(run: Variant):
+        items = public if run.items is None else public.select(only=list(run.items))
+        if Path(run.solution).is_file() and items.items:
+            run_rubric(items, run.solution, reference=recorder)
+
     with recorder.collecting_deterministically():
-        for run in runs:
-            if Path(run.solution).is_file():
-                items = public if run.items is None else public.select(only=list(run.items))
-                run_rubric(items, run.solution, reference=recorder)
+        grade(Variant(rubric.reference))
+        grade(Variant(template))
+        # Checks that never asked the reference compute their expectations themselves (the PyTorch
+        # assignments'): its known bugs would add nothing to record, at a worker start each.
+        for run in [*(bugs if recorder.table else ()), *variants]:
+            grade(run)
     return recorder.save(path)
+
+
+def known_bugs(rubric: Rubric, folder: Path) -> list[Variant]:
+    """The assignment's mutants (mutants.yaml beside the reference, validated against it and the rubric),
+    each written into `folder` as the reference with its bug, for its items."""
+    path = mutants_file(rubric.reference)
+    if not path.is_file():
+        return []
+    reference = rubric.reference.read_text()
+    variants = []
+    for number, mutant in enumerate(load_mutants(path, rubric.reference, [i.id for i in rubric.items])):
+        solution = folder / f"mutant{number}" / rubric.solution_file
+        solution.parent.mkdir(parents=True)
+        solution.write_text(mutant.apply(reference))
+        variants.append(Variant(solution, mutant.items))
+    return variants
 
 
 KIT_README = """# Student kit: `{assignment}` ({title})
@@ -95,16 +120,20 @@ pytest_plugins = ["grader.pytest_plugin"]
 
 
 def build_kit(rubric: Rubric, out: str | Path, variants: Sequence[Variant] = ()) -> Path:
-    """The student kit zip: template, public rubric, recorded reference answers, grader, README."""
+    """The student kit zip: template, public rubric, recorded reference answers, grader, README. The
+    recording follows the assignment's known bugs too (`known_bugs`), then `variants`."""
     template = PROJECT_ROOT / "student_template" / rubric.assignment / rubric.solution_file
     if not template.is_file():
         raise FileNotFoundError(f"no template for {rubric.assignment!r} at {template}")
     with tempfile.TemporaryDirectory() as tmp:
-        recording = record_reference(rubric, Path(tmp) / "recording.bin", variants)
+        bugs = known_bugs(rubric, Path(tmp) / "mutants")
+        recording = record_reference(rubric, Path(tmp) / "recording.bin", variants, bugs)
         name = f"recordings/{rubric.assignment}.bin"
         files: dict[str, bytes | Path] = {
             rubric.solution_file: template.read_bytes(),
-            f"rubrics/{rubric.assignment}.yaml": rubric_yaml(rubric, public_only=True, extra={"recording": name}),
+            # salt 0 stated: loaded anywhere (even beside a reference), it draws the kit's inputs
+            f"rubrics/{rubric.assignment}.yaml": rubric_yaml(rubric, public_only=True,
+                                                             extra={"recording": name, "salt": 0}),
             name: recording.read_bytes(),
             "requirements.txt": _kit_requirements().encode(),
             "conftest.py": KIT_CONFTEST.encode(),
