@@ -49,6 +49,24 @@ def missing_framework(rubric: Rubric) -> str | None:
     return None
 
 
+def missing_packages(rubric: Rubric, source: str) -> str | None:
+    """A package the rubric allows and solution.py imports, missing where the grader runs: the
+    platform's fault, not the student's (found without importing it)."""
+    from .checks.imports import imports_in
+
+    try:
+        wanted = {name.split(".")[0] for name, _ in imports_in(source)}
+    except (SyntaxError, ValueError):
+        return None  # grading says what is wrong with the file
+    missing = sorted(pip for name, pip in rubric.sandbox.packages
+                     if name in wanted and importlib.util.find_spec(name) is None)
+    if not missing:
+        return None
+    return (f"solution.py imports packages the {rubric.assignment!r} assignment allows but that are not installed "
+            f"where the grader runs: {', '.join(missing)}. Install them there (pip install {' '.join(missing)}); on "
+            "Gradescope, rebuild the autograder: its setup.sh installs the rubric's packages")
+
+
 class LazyReference:
     """The reference module, imported in this process on first use only: the PyTorch assignments'
     checks compute their expectations in NumPy, so the grader never imports torch for them."""
@@ -93,7 +111,7 @@ class Grading:
             self.result.error_by = STUDENT
             self.unavailable = (FAILED, self.result.error)
             return
-        missing = missing_framework(rubric)
+        missing = missing_framework(rubric) or missing_packages(rubric, self.source)
         if missing:
             self.result.error, self.result.error_by = missing, PLATFORM
             self.unavailable = (ERROR, missing)

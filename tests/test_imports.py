@@ -4,9 +4,12 @@ package the autograder lacks a clear message, in `grader check` before anything 
 grading refuses what Gradescope's image lacks, so both give the same score."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from grader import cli
+from grader.results import PLATFORM
 from grader.rubric import RubricError, load_rubric
 
 from .conftest import REFERENCE_MLP, by_id, mutate
@@ -74,3 +77,12 @@ def test_a_rubric_says_which_packages_solution_py_may_import(tmp_path):
     path.write_text(text.replace("packages: [tqdm, matplotlib]", "packages: [{my-lib: my-lib}]"))
     with pytest.raises(RubricError, match="sandbox.packages.*not a module name"):
         load_rubric(path)
+
+
+def test_an_allowed_package_missing_where_the_grader_runs_is_the_platforms_error(grade_source, mlp_rubric):
+    spec = replace(mlp_rubric.sandbox, packages=(("no_such_helper_pkg", "no-such-helper-pkg"),))
+    result = grade_source("import no_such_helper_pkg\n" + REFERENCE_MLP.read_text(),
+                          replace(mlp_rubric, sandbox=spec), only=["relu"])
+    assert result.error_by == PLATFORM and result.grader_side_errors
+    assert by_id(result)["relu"].status == "error"
+    assert "allows but that are not installed where the grader runs: no-such-helper-pkg" in result.error

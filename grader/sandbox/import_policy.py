@@ -31,6 +31,12 @@ def not_allowed_message(name: str, line: int | None) -> str:
             f"{name}, or ask the course staff to allow it")
 
 
+def not_installed_message(name: str, line: int | None) -> str:
+    where = f" (line {line})" if line else ""
+    return (f"solution.py imports {name}{where}, which the assignment allows but which is not installed where "
+            f"this grader runs: install it there (on Gradescope, setup.sh installs the rubric's packages)")
+
+
 def forbidden_message(name: str, rule: str) -> str:
     return (f"{name} is not allowed in this assignment ({rule}): solution.py may import it, but not use it; "
             "the items that depend on this rule are lost")
@@ -92,6 +98,10 @@ class ImportPolicy(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
         top = top_level(name)
         if top not in self.forbidden and (self.allowed is None or top in self.allowed):
+            if path is None and self.allowed is not None and importlib.machinery.PathFinder.find_spec(name) is None:
+                importer, line = _importer()
+                if top_level(importer) == STUDENT_MODULE and top not in sys.builtin_module_names:
+                    raise ModuleNotFoundError(not_installed_message(top, line), name=name)
             return None
         importer, line = _importer()
         by_student = top_level(importer) == STUDENT_MODULE

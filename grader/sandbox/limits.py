@@ -31,7 +31,7 @@ CLONE_NEWPID = 0x20000000
 CLONE_NEWIPC = 0x08000000
 SCRATCH_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
-MS_BIND, MS_REC, MS_PRIVATE = 4096, 0x4000, 1 << 18
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 0x4000, 1 << 18
 MNT_DETACH = 2
 PR_SET_PDEATHSIG = 1
 
@@ -133,6 +133,39 @@ def relay_exit(pid: int, fds: list[int]) -> None:
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
 
+def _under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _hold(paths: list[str], covers: list[str]) -> dict[str, int]:
+    """The Python paths (a virtual environment, its packages) that lie in a folder about to be covered
+    (a private /tmp, a protected project), each held by a descriptor that outlives the cover."""
+    inside = sorted({os.path.realpath(p) for p in paths if os.path.isdir(p)
+                     and any(_under(os.path.realpath(p), os.path.realpath(c)) for c in covers)})
+    held = {}
+    for path in inside:
+        if not any(_under(path, other) for other in held):  # the outermost of nested ones
+            with contextlib.suppress(OSError):
+                held[path] = os.open(path, getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)
+    return held
+
+
+def _put_back(held: dict[str, int], libc) -> list[str]:
+    """Mounts each held path back where it was, over the cover: only that path, nothing beside it."""
+    notes = []
+    for path, fd in held.items():
+        try:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            _check(libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND | MS_REC, None),
+                   f"keep {path}")
+        except OSError as exc:
+            notes.append(f"the Python environment at {path} is hidden from solution.py ({exc}): the packages "
+                         "installed there cannot be imported; install the grader outside /tmp and the project")
+        finally:
+            os.close(fd)
+    return notes
+
+
 def isolate_filesystems(conf: Confinement, *, expose: list[str], workdir: str, files: dict[str, bytes]) -> list[str]:
     """As root, inside the new mount namespace (and as PID 1 of the new PID namespace): a /proc of the
     worker's own processes; the Python installation reachable; private size-capped scratch folders
@@ -143,6 +176,8 @@ def isolate_filesystems(conf: Confinement, *, expose: list[str], workdir: str, f
         _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
     except OSError as exc:
         return [str(exc)]
+    # An environment in /tmp or in the project would vanish under the covers below: hold it first.
+    held = _hold(expose, [d for d in SCRATCH_DIRS if os.path.isdir(d)] + list(conf.protected_paths))
     notes += expose_to_sandbox(list(expose), libc)
     with contextlib.suppress(OSError):
         _check(libc.mount(b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None), "mount /proc")
@@ -159,14 +194,25 @@ def isolate_filesystems(conf: Confinement, *, expose: list[str], workdir: str, f
         for name, data in files.items():
             with open(os.path.join(workdir, name), "wb") as f:
                 f.write(data)
+    keeping = []
     for path in conf.protected_paths:
         if not os.path.isdir(path):
             continue
-        opts = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+        # Read-only and unreadable; where an environment must come back inside, traversable only (711)
+        # and read-only once it is back.
+        keep = any(_under(p, os.path.realpath(path)) for p in held)
+        opts = MS_NOSUID | MS_NODEV | MS_NOEXEC | (0 if keep else MS_RDONLY)
         try:
-            _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", opts, b"size=4k,mode=000"), f"hide {path}")
+            _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", opts, b"size=4k,mode=711" if keep else
+                              b"size=4k,mode=000"), f"hide {path}")
+            keeping += [path] if keep else []
         except OSError as exc:
             notes.append(str(exc))
+    notes += _put_back(held, libc)
+    for path in keeping:
+        with contextlib.suppress(OSError):
+            _check(libc.mount(b"none", path.encode(), None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                              None), f"read-only {path}")
     return notes
 
 
