@@ -4,6 +4,7 @@ draws other inputs (its salt), so answers read out of the kit's recording do not
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -15,7 +16,7 @@ from grader import api
 from grader.rubric import load_assignment
 from grader.sandbox.recording import MAGIC
 
-from .conftest import REFERENCE_MLP, TEMPLATE_MLP, mutate
+from .conftest import REFERENCE_MLP, TEMPLATE_MLP, load_mutants, mutate
 
 FAST = ["relu", "softmax", "forward", "backward_relu", "update", "count_parameters", "best_config"]
 
@@ -55,6 +56,24 @@ def test_the_kit_holds_no_reference_and_no_hidden_item(kit):
             assert item not in text, (name, item)
     assert (kit / "solution.py").read_text() == TEMPLATE_MLP.read_text()
     assert json.loads(recording)  # answers, keyed by request: data, not code
+    # The known bugs the recording followed: neither their file, nor their code, nor (outside the grader's
+    # own sources) their names.
+    assert not [p for p in files if p.name == "mutants.yaml"]
+    template = TEMPLATE_MLP.read_text()
+    for name, old, new, _, _ in load_mutants("mlp"):
+        for code in (old, new):
+            whole = re.compile(rf"(?<!\w){re.escape(code)}(?!\w)")  # not `return s` in `return self`
+            leaked = [f for f, text in texts.items() if not whole.search(template) and whole.search(text)]
+            assert not leaked, (name, code, leaked)
+        for shown in ("README.md", "rubrics/mlp.yaml", "recording"):
+            assert name not in texts[shown], (shown, name)
+
+
+def test_the_kits_rubric_draws_the_kits_inputs_wherever_it_is_loaded(kit):
+    from grader.rubric import load_rubric
+    rubric = load_rubric(kit / "rubrics" / "mlp.yaml")
+    assert rubric.reference.is_file()  # here, beside the project, a salt could be derived: it must not be
+    assert rubric.salt == 0
 
 
 def test_the_kits_check_passes_the_reference_and_fails_the_template(kit):
