@@ -123,3 +123,15 @@ def test_the_kit_is_byte_for_byte_reproducible_whatever_ran_before(kit, tmp_path
     api.check(REFERENCE_MLP, assignment="mlp", items=["forward", "backward_relu"])  # another process history
     again = api.kit(assignment="mlp", output=tmp_path / "kit.zip")
     assert again.read_bytes() == (kit.parent / "kit.zip").read_bytes()
+
+
+def test_the_kit_refuses_a_known_bug_that_does_not_apply_to_the_reference(tmp_path):
+    from dataclasses import replace
+
+    from grader.packaging.mutants import MutantsError
+    reference = tmp_path / "solution.py"
+    reference.write_text(REFERENCE_MLP.read_text())
+    (tmp_path / "mutants.yaml").write_text("- {name: stale, old: 'no such line', new: x, items: [relu], phrase: p}\n")
+    with pytest.raises(MutantsError, match=r"mutants.yaml: mutant 'stale', field 'old': is found 0 times"):
+        api.kit(rubric=replace(load_assignment("mlp"), reference=reference), output=tmp_path / "kit.zip")
+    assert not (tmp_path / "kit.zip").exists()
