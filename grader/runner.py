@@ -4,6 +4,7 @@ student's code does; one item's timeout or crash costs that item only (the worke
 from __future__ import annotations
 
 import importlib.util
+import os
 import time
 import traceback
 from pathlib import Path
@@ -47,6 +48,15 @@ def missing_framework(rubric: Rubric) -> str | None:
         return (f"the {rubric.assignment!r} assignment needs PyTorch where the grader runs, and it is not "
                 "installed: pip install torch (the CPU build: --index-url https://download.pytorch.org/whl/cpu)")
     return None
+
+
+def unsupported_platform(os_name: str = os.name) -> str | None:
+    """The worker is reached over inherited POSIX pipes: on native Windows, say so instead of failing
+    every item with the grader's own error."""
+    if os_name == "posix":
+        return None
+    return ("the grader runs solution.py in a worker process reached over POSIX pipes, which native Windows "
+            "does not have: run it in WSL (Windows Subsystem for Linux, e.g. Ubuntu), as the kit's README says")
 
 
 def missing_packages(rubric: Rubric, source: str) -> str | None:
@@ -111,7 +121,7 @@ class Grading:
             self.result.error_by = STUDENT
             self.unavailable = (FAILED, self.result.error)
             return
-        missing = missing_framework(rubric) or missing_packages(rubric, self.source)
+        missing = unsupported_platform() or missing_framework(rubric) or missing_packages(rubric, self.source)
         if missing:
             self.result.error, self.result.error_by = missing, PLATFORM
             self.unavailable = (ERROR, missing)

@@ -14,9 +14,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import IS_ROOT, REFERENCE_MLP, ROOT
+from grader import runner
+from grader.results import PLATFORM
 
-pytestmark = [pytest.mark.root, pytest.mark.skipif(not IS_ROOT, reason="the sandbox's namespaces need root")]
+from .conftest import IS_ROOT, REFERENCE_MLP, ROOT, by_id
+
+ROOT_ONLY = pytest.mark.skipif(not IS_ROOT, reason="the sandbox's namespaces need root")
 
 GRADE = """
 import json, sys
@@ -32,6 +35,8 @@ _SECRET = _os.path.exists({secret!r})
 """
 
 
+@pytest.mark.root
+@ROOT_ONLY
 @pytest.mark.parametrize("where", ["tmp", "protected"])
 def test_packages_of_an_environment_in_a_hidden_folder_stay_importable(where, tmp_path):
     parent = Path(tempfile.mkdtemp(prefix="grader-env-", dir="/tmp" if where == "tmp" else "/var/lib"))
@@ -63,3 +68,11 @@ def test_packages_of_an_environment_in_a_hidden_folder_stay_importable(where, tm
         assert all(status == "passed" for status, _ in verdicts.values()), verdicts
     finally:
         shutil.rmtree(parent, ignore_errors=True)
+
+
+def test_native_windows_gets_a_clear_message_not_the_graders_internal_error(grade_source, mlp_rubric, monkeypatch):
+    assert runner.unsupported_platform("posix") is None
+    message = runner.unsupported_platform("nt")
+    monkeypatch.setattr(runner, "unsupported_platform", lambda: message)
+    result = grade_source(REFERENCE_MLP.read_text(), mlp_rubric, only=["relu"])
+    assert result.error_by == PLATFORM and "run it in WSL" in by_id(result)["relu"].message

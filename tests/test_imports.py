@@ -86,3 +86,4 @@ def test_an_allowed_package_missing_where_the_grader_runs_is_the_platforms_error
     assert result.error_by == PLATFORM and result.grader_side_errors
     assert by_id(result)["relu"].status == "error"
     assert "allows but that are not installed where the grader runs: no-such-helper-pkg" in result.error
+
