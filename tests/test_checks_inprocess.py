@@ -39,3 +39,13 @@ def test_local_handle_copies_arrays_both_ways(reference_source, tmp_path):
     weights = nn.get("weights")
     weights["W1"][:] = 99
     assert not np.any(nn.get("weights")["W1"] == 99)
+
+
+def test_an_update_that_steps_along_the_biases_themselves_is_caught(mlp_rubric, tmp_path, reference_source):
+    """The upstream gradients a check draws are independent of the weights it draws: with one stream
+    for both, db was exactly 2b and a step along b itself passed."""
+    path = tmp_path / "solution.py"
+    path.write_text(mutate(reference_source, 'self.weights[f"b{l}"] -= self.lr * grads[f"db{l}"]',
+                           'self.weights[f"b{l}"] -= self.lr * 2 * self.weights[f"b{l}"]'))
+    with pytest.raises(CheckFailed, match="b1 after update"):
+        CHECKS["mlp_update"].func(_ctx(mlp_rubric, "update", LocalHandle.from_file(path, "solution")))

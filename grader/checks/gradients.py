@@ -174,7 +174,7 @@ def mlp_backward(ctx):
 
     def test(example):
         weights = example_weights(example)
-        x, labels = S.mlp_batch(example, S.rng_for(example))
+        x, labels = S.mlp_batch(example, S.rng_for(example, "inputs"))
         L = len(example["hidden_dims"]) + 1
         kinks = example["activation"] == "relu"
         nn = make_mlp(ctx.student, example, weights=weights)
@@ -243,7 +243,7 @@ def mlp_numerical_gradient(ctx):
 
     def test(example):
         weights = example_weights(example)
-        x, labels = S.mlp_batch(example, S.rng_for(example))
+        x, labels = S.mlp_batch(example, S.rng_for(example, "inputs"))
         L = len(example["hidden_dims"]) + 1
         param = f"{example['kind']}{example['layer']}"
         p = min(example["p"], weights[param].size)

@@ -89,7 +89,7 @@ def mlp_forward(ctx):
 
     def test(example):
         weights = example_weights(example)
-        x, _ = S.mlp_batch(example, S.rng_for(example))
+        x, _ = S.mlp_batch(example, S.rng_for(example, "inputs"))
         expected = reference_mlp(ctx, example, weights).call("forward", x)
         cache = make_mlp(ctx.student, example, weights=weights).call("forward", x)
         problems = _check_cache(cache, expected, example["batch"])
@@ -107,7 +107,7 @@ def mlp_update(ctx):
     strategy = S.mlp_examples(["relu"]).map(lambda e: {**e, "lr": [0.5, 0.1, 0.01][e["seed"] % 3]})
 
     def test(example):
-        rng = S.rng_for(example)
+        rng = S.rng_for(example, "gradients")
         weights = example_weights(example)
         grads = {f"d{k}": rng.standard_normal(v.shape) for k, v in weights.items()}
         grads["dA1"] = rng.standard_normal((example["batch"], example["hidden_dims"][0]))
