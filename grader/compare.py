@@ -55,8 +55,29 @@ def _index(flat: int, shape) -> str:
     return str(tuple(int(i) for i in np.unravel_index(flat, shape)))
 
 
-def likely_cause(name: str, actual: np.ndarray, expected: np.ndarray, batch: int | None = None) -> str | None:
-    """A short explanation of a mismatch, or None when no simple pattern fits."""
+def _named_factor(name: str, c: float, batch: int | None, numbers: dict[str, float]) -> str | None:
+    """The factor `c` said in the example's own numbers (a batch size, a learning rate: `numbers`), when
+    it is one of them, its inverse, or the ratio of two, N (the batch's size) included."""
+    named = {k: float(v) for k, v in numbers.items() if v and float(v) != 1}
+    same = lambda x: np.isclose(c, x, rtol=1e-3)  # noqa: E731
+    for key, value in named.items():
+        if batch and batch > 1 and value != batch and same(batch / value):
+            return (f"{name} is off by a factor of {batch}/{value:g} = {batch / value:.4g}: it divides by {key} = {value:g} "
+                    f"where the batch holds N = {batch} examples (divide by N)")
+        if same(value):
+            return f"{name} is {key} = {value:g} times the expected value (an extra factor of {key}?)"
+        if same(1 / value):
+            return f"{name} is the expected value divided by {key} = {value:g} (an extra division by {key}?)"
+    for (k1, v1), (k2, v2) in ((a, b) for a in named.items() for b in named.items() if a[0] != b[0]):
+        if same(v1 / v2):
+            return f"{name} is off by a factor of {k1}/{k2} = {v1:g}/{v2:g} = {v1 / v2:.4g}"
+    return None
+
+
+def likely_cause(name: str, actual: np.ndarray, expected: np.ndarray, batch: int | None = None,
+                 numbers: dict[str, float] | None = None) -> str | None:
+    """A short explanation of a mismatch, or None when no simple pattern fits. numbers: the example's
+    named quantities a factor may come from (batch sizes, learning rates)."""
     a, e = actual.astype(float), expected.astype(float)
     if a.shape != e.shape:
         if a.shape == e.shape[::-1] and a.ndim == 2:
@@ -87,12 +108,12 @@ def likely_cause(name: str, actual: np.ndarray, expected: np.ndarray, batch: int
                     "average over the batch, i.e. divide by N")
         if batch and batch > 1 and np.isclose(c, 1 / batch, rtol=1e-3):
             return f"{name} is N = {batch} times too small (N is the batch size): divide by N only once"
-        return f"{name} is off by a constant factor of {c:.4g}"
+        return _named_factor(name, c, batch, numbers or {}) or f"{name} is off by a constant factor of {c:.4g}"
     return None
 
 
 def mismatch(name: str, actual, expected, *, rtol: float, atol: float, batch: int | None = None,
-             what: str = "expected value") -> str | None:
+             what: str = "expected value", numbers: dict[str, float] | None = None) -> str | None:
     """None when `actual` is close to `expected`, else an explanation naming `name`."""
     e = np.asarray(expected)
     a = as_array(actual)
@@ -103,7 +124,7 @@ def mismatch(name: str, actual, expected, *, rtol: float, atol: float, batch: in
             a = a.reshape(e.shape)
         else:
             text = f"{name} has shape {a.shape}, expected {e.shape}"
-            cause = likely_cause(name, a, e, batch)
+            cause = likely_cause(name, a, e, batch, numbers)
             return text + (f".\n  Likely cause: {cause}." if cause else ".")
     a64, e64 = a.astype(np.float64).ravel(), e.astype(np.float64).ravel()
     bad_values = ~np.isfinite(a64) & np.isfinite(e64)
@@ -132,7 +153,7 @@ def mismatch(name: str, actual, expected, *, rtol: float, atol: float, batch: in
     if n <= 12:
         lines.append(f"  Got      {np.array2string(a64, precision=5, max_line_width=200)}")
         lines.append(f"  Expected {np.array2string(e64, precision=5, max_line_width=200)}")
-    cause = likely_cause(name, a, e, batch)
+    cause = likely_cause(name, a, e, batch, numbers)
     if cause:
         lines.append(f"  Likely cause: {cause}.")
     return "\n".join(lines)

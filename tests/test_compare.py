@@ -42,3 +42,15 @@ def test_nan_and_wrong_types_are_named():
 def test_tolerances_follow_the_returned_dtype():
     assert tolerances(np.float64, 1e-6, 1e-9) == (1e-6, 1e-9)
     assert tolerances(np.float32, 1e-6, 1e-9) == (2e-4, 2e-5)
+
+
+def test_a_factor_is_said_in_the_examples_own_numbers():
+    expected = np.array([[0.5, -1.0], [2.0, 0.25]])
+    numbers = {"batch_size": 64, "lr": 0.1, "momentum": 0.9}
+    assert "it divides by batch_size = 64 where the batch holds N = 3 examples" in likely_cause(
+        "dW", expected * 3 / 64, expected, batch=3, numbers=numbers)
+    assert "dW is lr = 0.1 times the expected value" in likely_cause("dW", expected * 0.1, expected, 3, numbers)
+    assert "divided by batch_size = 64" in likely_cause("dW", expected / 64, expected, 3, numbers)
+    assert "lr/momentum = 0.1/0.9" in likely_cause("dW", expected * 0.1 / 0.9, expected, 3, numbers)
+    # No named number fits: the plain factor.
+    assert likely_cause("dW", expected * 0.37, expected, 3, numbers) == "dW is off by a constant factor of 0.37"

@@ -19,7 +19,7 @@ from .. import strategies as S
 from ..compare import as_array, describe_type, mismatch
 from ..sandbox.errors import StudentError, WorkerDied, WorkerTimeout
 from .base import CheckFailed, Param, Passed, ReplayMiss, check, search
-from .objects import example_weights, make_mlp, reference_mlp
+from .objects import example_weights, make_mlp, mlp_kwargs, reference_mlp
 
 FD = {  # by the dtype of the forward's output: step, rtol, atol
     8: (1e-6, 1e-4, 1e-6),
@@ -92,7 +92,8 @@ def _validate_grads(grads, weights, batch) -> tuple[list[str], list[str]]:
 
 
 def fd_problems(f, point: dict, analytic: dict, labels: dict, *, step: float, rtol: float, atol: float,
-                rng: np.random.Generator, batch: int | None = None, guard=None) -> list[str]:
+                rng: np.random.Generator, batch: int | None = None, guard=None,
+                numbers: dict[str, float] | None = None) -> list[str]:
     """Finite differences of the scalar f(point) for every array of `point` against `analytic` (same keys).
 
     Decides with central differences along two random unit directions per array; localises element by
@@ -127,14 +128,15 @@ def fd_problems(f, point: dict, analytic: dict, labels: dict, *, step: float, rt
             delta = delta.reshape(value.shape)
             numeric.flat[i] = (f({**point, key: value + delta}) - f({**point, key: value - delta})) / (2 * step)
         problem = mismatch(labels[key], analytic[key], numeric, rtol=rtol, atol=atol, batch=batch,
-                           what="gradient from finite differences")
+                           what="gradient from finite differences", numbers=numbers)
         problems.append(problem or f"{labels[key]} disagrees with finite differences along a random direction")
     return problems
 
 
-def _gradient_problems(fn: ForwardFn, weights, grads, batch, rng, relu_pattern=None) -> list[str]:
+def _gradient_problems(fn: ForwardFn, weights, grads, batch, rng, relu_pattern=None, numbers=None) -> list[str]:
     """Shape problems, then finite differences of every well-shaped gradient of the MLP's mean loss.
-    relu_pattern: where ReLU has kinks, weights -> which ReLU inputs are positive."""
+    relu_pattern: where ReLU has kinks, weights -> which ReLU inputs are positive. numbers: the NN's
+    settings a wrong factor may come from (its batch_size: dividing by it instead of N)."""
     problems, valid = _validate_grads(grads, weights, batch)
     if not valid:
         return problems
@@ -149,7 +151,7 @@ def _gradient_problems(fn: ForwardFn, weights, grads, batch, rng, relu_pattern=N
     analytic = {key: grads[f"d{key}"] for key in valid}
     return problems + fd_problems(lambda w: fn({**weights, **w}), point, analytic,
                                   {key: f"d{key}" for key in valid}, step=step, rtol=rtol, atol=atol, rng=rng,
-                                  batch=batch, guard=guard)
+                                  batch=batch, guard=guard, numbers=numbers)
 
 
 @check("mlp_backward",
@@ -178,6 +180,7 @@ def mlp_backward(ctx):
         L = len(example["hidden_dims"]) + 1
         kinks = example["activation"] == "relu"
         nn = make_mlp(ctx.student, example, weights=weights)
+        settings = {"batch_size": mlp_kwargs(example)["batch_size"], "lr": mlp_kwargs(example)["lr"]}
         reference = functools.cache(lambda: ForwardFn(reference_mlp(ctx, example, weights), x, labels, L))
 
         # First the student's own forward, which needs no reference (so the student kit, which has none,
@@ -198,7 +201,7 @@ def mlp_backward(ctx):
                     grads = nn.call("backward", own.cache(weights), labels)
                     own_problems = _gradient_problems(own, weights, grads, example["batch"],
                                                       np.random.default_rng(example["seed"] + 1),
-                                                      own_pattern if kinks else None)
+                                                      own_pattern if kinks else None, settings)
                     if not own_problems:
                         return
             except (StudentError, CheckFailed) as exc:
@@ -218,7 +221,7 @@ def mlp_backward(ctx):
                 raise
             problems = _gradient_problems(ref, weights, grads, example["batch"],
                                           np.random.default_rng(example["seed"] + 1),
-                                          ref.relu_pattern if kinks else None)
+                                          ref.relu_pattern if kinks else None, settings)
         except ReplayMiss:
             if own_problems:  # the student kit cannot try the reference's cache: the first verdict stands
                 raise CheckFailed("\n".join(own_problems)) from None
