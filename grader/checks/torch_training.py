@@ -132,6 +132,11 @@ def train_epoch_updates(ctx):
     if seen["autograd_runs"] < n_batches:
         raise CheckFailed(f"{name} ran backward {seen['autograd_runs']} time(s) for {n_batches} batches: one "
                           "loss.backward() and optimizer.step() per batch")
+    if seen.get("stale_gradient_runs"):
+        raise CheckFailed(f"{name}: gradients accumulate across batches: {seen['stale_gradient_runs']} of "
+                          f"{seen['autograd_runs']} loss.backward() calls began with the previous batches' gradients "
+                          "still in the parameters' .grad, so each step follows their sum. Call optimizer.zero_grad() "
+                          "before each loss.backward()")
     unchanged = [k.split(":", 1)[1] for k in before if k.startswith("param:") and np.array_equal(before[k], after[k])]
     if unchanged:
         raise CheckFailed(f"{name} left parameters unchanged: {', '.join(unchanged[:4])}. Call optimizer.step() "

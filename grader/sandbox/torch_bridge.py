@@ -211,10 +211,16 @@ def trace(model: nn.Module, x: torch.Tensor, train: bool) -> dict:
 
 class AutogradWatch:
     """Counts runs of the autograd engine while active. loss.backward(), torch.autograd.grad and
-    torch.func all end in `Variable._execution_engine.run_backward`, which is wrapped here."""
+    torch.func all end in `Variable._execution_engine.run_backward`, which is wrapped here. With a
+    `model`, also counts the runs that began while its parameters still held non-zero gradients (the
+    previous batch's, when nothing cleared them)."""
 
-    def __init__(self):
-        self.count = 0
+    def __init__(self, model: nn.Module | None = None):
+        self.count, self.stale, self.model = 0, 0, model
+
+    def _has_gradients(self) -> bool:
+        return self.model is not None and any(p.grad is not None and bool(torch.any(p.grad != 0))
+                                              for p in self.model.parameters())
 
     def __enter__(self):
         from torch.autograd.variable import Variable
@@ -224,6 +230,7 @@ class AutogradWatch:
         class CountingEngine:
             def run_backward(self, *args, **kwargs):
                 watch.count += 1
+                watch.stale += watch._has_gradients()
                 return watch._engine.run_backward(*args, **kwargs)
 
             def __getattr__(self, name):
@@ -239,7 +246,7 @@ class AutogradWatch:
 
 def watch(fn, args, kwargs, model: nn.Module | None) -> dict:
     """Calls fn(*args, **kwargs) and reports how: autograd engine runs and, for `model`, the mode and
-    grad state of each of its forward calls."""
+    grad state of each of its forward calls and the runs that began on its uncleared gradients."""
     forwards = []
     handles = []
     if isinstance(model, nn.Module):
@@ -247,12 +254,12 @@ def watch(fn, args, kwargs, model: nn.Module | None) -> dict:
             forwards.append({"training": bool(module.training), "grad_enabled": torch.is_grad_enabled()})
         handles.append(model.register_forward_pre_hook(pre))
     try:
-        with AutogradWatch() as seen:
+        with AutogradWatch(model if isinstance(model, nn.Module) else None) as seen:
             value = fn(*args, **kwargs)
     finally:
         for h in handles:
             h.remove()
-    return {"value": value, "autograd_runs": seen.count, "forwards": forwards}
+    return {"value": value, "autograd_runs": seen.count, "stale_gradient_runs": seen.stale, "forwards": forwards}
 
 
 def logits(model: nn.Module, x: torch.Tensor, batch_size: int, device: str) -> np.ndarray:
