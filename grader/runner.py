@@ -15,7 +15,7 @@ from .checks import CHECKS, CheckFailed, Context, ReplayMiss, salted
 from .results import ERROR, FAILED, PASSED, PLATFORM, STUDENT, ItemResult, SubmissionResult
 from .rubric import PUBLIC, Item, Rubric
 from .sandbox.client import PROJECT_ROOT, RemoteHandle, SandboxConfig
-from .sandbox.errors import SandboxError, WorkerTimeout
+from .sandbox.errors import PlatformError, SandboxError, WorkerTimeout
 from .sandbox.handle import LocalHandle
 from .sandbox.recording import ReplayHandle
 from .sandbox.limits import Confinement
@@ -158,6 +158,8 @@ class Grading:
             item_result.message += "\nDuring this item, solution.py " + "; ".join(events) + \
                 ". The sandbox has no network and confines such attempts; the course staff can see them."
             self.result.notes += [f"{item.id}: solution.py {e}" for e in events]
+        if "instructor_note" in item_result.details:
+            self.result.notes.append(f"{item.id}: {item_result.details['instructor_note']}")
         text, dropped = student.take_output()
         item_result.output = _trim_output(text, dropped)
         self.result.items.append(item_result)
@@ -241,6 +243,9 @@ def _run_item(item: Item, rubric: Rubric, student: RemoteHandle, reference, sour
                        f"student kit does not hold ({exc}). Your code took another path than the kit recorded, "
                        "often after an earlier error: fix the other items first. Gradescope checks this item in "
                        "full.", duration_s=time.monotonic() - start)
+    except PlatformError as exc:  # not the student's doing: the autograder could not judge this item
+        return _result(item, ERROR, exc.feedback(), details={"instructor_note": exc.note},
+                       duration_s=time.monotonic() - start)
     except SandboxError as exc:
         message = exc.feedback()
         if isinstance(exc, WorkerTimeout) and limit_s < item.timeout_s:

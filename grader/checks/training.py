@@ -5,9 +5,12 @@ validation images; the grader computes the accuracy itself. Validation labels ne
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..compare import as_array, describe_type
+from ..sandbox.errors import StudentError
 from .base import CheckFailed, Param, Passed, check
 from .gradients import cross_entropy
 from .parameters import validate_config
@@ -51,6 +54,24 @@ def check_history(history, n_epochs: int, *, who: str = "train") -> None:
 def _put_images(ctx, images: np.ndarray, shape: tuple):
     """uint8 images -> a handle on float32 in [0, 1] of shape (N, *shape), converted in the worker."""
     return ctx.student.put(images.reshape(images.shape[0], *shape), dtype="float32", scale=1 / 255)
+
+
+def _fresh_worker(student) -> None:
+    """The student's training gets all the memory the container has left once the data set is loaded."""
+    getattr(student, "fresh_worker", lambda: None)()
+
+
+@contextlib.contextmanager
+def _sized_memory_errors(images: np.ndarray, shape: tuple):
+    """A MemoryError in the student's training says how large the training set is."""
+    try:
+        yield
+    except StudentError as exc:
+        if exc.type == "MemoryError":
+            dims = (images.shape[0], *images.reshape(images.shape[0], *shape).shape[1:])
+            exc.memory_context = (f"the training set is {' x '.join(f'{d:,}' for d in dims)}; a float64 copy of "
+                                  f"it is {int(np.prod(dims)) * 8 / 1e6:,.0f} MB")
+        raise
 
 
 def _gate_verdict(p, pred, split, n_epochs: int, advice: str):
@@ -114,12 +135,14 @@ def accuracy_gate(ctx):
     if problems:
         raise CheckFailed(f"{p['config']} cannot be used: " + "; ".join(problems))
     split = ctx.data()
+    _fresh_worker(ctx.student)
     X, y = _put_images(ctx, split.train_images, (-1,)), ctx.student.put(split.train_labels)
     kwargs = {k: v for k, v in config.items() if k != "n_epochs"}
     kwargs.update(hidden_dims=tuple(config["hidden_dims"]), input_dim=p["input_dim"], n_classes=p["n_classes"],
                   **p["overrides"])
     nn = ctx.student.new("NN", **kwargs)
-    nn.call("train", X, y, config["n_epochs"])
+    with _sized_memory_errors(split.train_images, (-1,)):
+        nn.call("train", X, y, config["n_epochs"])
     Xv = _put_images(ctx, split.val_images, (-1,))
     pred = _labels(nn.call("predict", Xv), split.val_images.shape[0], "predict(X_val)")
     return _gate_verdict(p, pred, split, config["n_epochs"], "Tune BEST_CONFIG (learning rate, width, epochs) "
@@ -149,11 +172,13 @@ def function_accuracy_gate(ctx):
     if problems:
         raise CheckFailed(f"{p['config']} cannot be used: " + "; ".join(problems))
     split = ctx.data()
+    _fresh_worker(ctx.student)
     shape = tuple(p["input_shape"])
     X, y = _put_images(ctx, split.train_images, shape), ctx.student.put(split.train_labels)
     model = ctx.student.module.call(p["builder"], rng=ctx.student.rng(p["seed"]))
-    ctx.student.module.call(p["trainer"], model, X, y, config["n_epochs"], config["lr"], config["batch_size"],
-                            rng=ctx.student.rng(p["seed"]))
+    with _sized_memory_errors(split.train_images, shape):
+        ctx.student.module.call(p["trainer"], model, X, y, config["n_epochs"], config["lr"], config["batch_size"],
+                                rng=ctx.student.rng(p["seed"]))
     Xv = _put_images(ctx, split.val_images, shape)
     pred = _labels(ctx.student.module.call(p["predictor"], model, Xv), split.val_images.shape[0],
                    f"{p['predictor']}(model, X_val)")

@@ -17,12 +17,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import protocol
-from .errors import ImportFailed, WorkerDied, WorkerProtocolError, WorkerTimeout
+from .container import MB, memory_cgroup
+from .errors import ImportFailed, PlatformError, SandboxError, StudentError, WorkerDied, WorkerProtocolError, WorkerTimeout
 from .dispatch import describe_call
 from .handle import Handle
 from .limits import Confinement, sandbox_user_ids
 
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+# Kept free in the container for the grader's growth after the worker starts (a gate restarts the worker
+# once its data set is loaded: see `RemoteHandle.fresh_worker`) and the libraries' page cache.
+GRADER_RESERVE_MB = 64
 
 
 @dataclass
@@ -96,6 +100,39 @@ class WorkerProcess:
         self.proc: subprocess.Popen | None = None
         self.req = self.resp = self.out = -1
         self.notes: list[str] = []
+        self.cgroup = memory_cgroup()
+        self.container_mb: int | None = None   # the container's limit, where there is one
+        self.oom_kills = 0
+
+    @property
+    def memory_mb(self) -> int:
+        """The most memory the worker may use: the rubric's limit, or less where the container has less left."""
+        limit = self.config.confinement.memory_mb
+        return min(limit, self.config.confinement.container_mb or limit)
+
+    def _size_to_container(self) -> None:
+        """Sets the worker's share of the container: its limit less what is in use now and a reserve."""
+        limit = self.cgroup.limit_bytes() if self.cgroup else None
+        if limit is None:
+            return
+        self.container_mb = limit // MB
+        share = (limit - self.cgroup.anonymous_bytes()) // MB - GRADER_RESERVE_MB
+        self.config.confinement.container_mb = max(share, 64)
+        self.oom_kills = self.cgroup.oom_kills()
+
+    def out_of_memory(self, where: str) -> PlatformError | None:
+        """A PlatformError when the kernel's OOM killer has struck in this container since the worker started."""
+        if self.cgroup is None or self.cgroup.oom_kills() <= self.oom_kills:
+            return None
+        limit = f"{self.container_mb:,} MB" if self.container_mb else "its limit"
+        return PlatformError(
+            f"The autograder ran out of memory during {where}: the container it runs in ({limit}) was full and "
+            "the system stopped the process running your code. This is an error of the autograder, not of your "
+            "code; the course staff can see it and will regrade.",
+            f"the kernel's OOM killer ended the worker during {where}: the container's memory ({limit}) was used up "
+            f"(the worker's own limit was {self.memory_mb:,} MB, the grader keeps {GRADER_RESERVE_MB} MB for itself). "
+            "Give the autograder more memory (Gradescope: the assignment's container size), or lower the rubric's "
+            "data.train_size or sandbox.memory_mb.")
 
     @property
     def alive(self) -> bool:
@@ -105,6 +142,7 @@ class WorkerProcess:
         req_r, req_w = os.pipe()
         resp_r, resp_w = os.pipe()
         out_r, out_w = os.pipe()
+        self._size_to_container()
         conf = dict(asdict(self.config.confinement))
         worker_config = {
             "req_fd": req_r, "resp_fd": resp_w, "out_fd": out_w, "solution": str(self.solution),
@@ -243,7 +281,10 @@ class WorkerProcess:
         with contextlib.suppress(subprocess.TimeoutExpired):
             code = self.proc.wait(timeout=2)
         self.kill()
-        raise WorkerDied(death_message(code, where, self.config.confinement.memory_mb))
+        oom = self.out_of_memory(where) if code in (None, -signal.SIGKILL) else None
+        if oom:
+            raise oom
+        raise WorkerDied(death_message(code, where, self.memory_mb))
 
     def _send(self, frame, deadline: float, where: str) -> None:
         view = memoryview(frame).cast("B")
@@ -311,7 +352,45 @@ class RemoteHandle(Handle):
     def _exchange(self, message: dict) -> dict:
         self.ensure_started()
         self.worker._limit = self.limit_s
-        return self.worker.exchange(message, self.deadline, describe_call(message))
+        where = describe_call(message)
+        if message.get("op") != "put":
+            return self.worker.exchange(message, self.deadline, where)
+        try:
+            response = self.worker.exchange(message, self.deadline, where)
+        except PlatformError:
+            raise
+        except SandboxError as exc:
+            raise self._sending_failed(message, str(exc)) from None
+        if "error" in response:
+            self.worker.kill()
+            e = response["error"]
+            raise self._sending_failed(message, f"{e.get('type')}: {e.get('message')}")
+        return response
+
+    def _sending_failed(self, message: dict, why: str) -> PlatformError:
+        value = message.get("value")
+        what = (f"an array of {' x '.join(map(str, value.shape))} ({value.nbytes / MB:,.0f} MB as sent)"
+                if hasattr(value, "shape") else "data")
+        return PlatformError(
+            f"The autograder failed while it was sending your code {what}: {why}. This is an error of the "
+            "autograder, not of your code; the course staff can see it and will regrade.",
+            f"the worker failed while the grader sent it {what} ({why}); the worker's memory limit was "
+            f"{self.worker.memory_mb:,} MB. Give the autograder more memory (Gradescope: the assignment's container "
+            "size), or raise the rubric's sandbox.memory_mb or lower data.train_size.")
+
+    def request(self, message: dict):
+        try:
+            return super().request(message)
+        except StudentError as exc:
+            if exc.type == "MemoryError":
+                exc.memory_mb = self.worker.memory_mb
+            raise
+
+    def fresh_worker(self) -> None:
+        """In a container with a memory limit: ends the worker, so that the next call starts one sized to
+        what the container has left now (after the grader has loaded a data set and its checks' imports)."""
+        if self.worker.alive and self.worker.cgroup and self.worker.cgroup.limit_bytes() is not None:
+            self.worker.kill()
 
     def take_events(self) -> list[str]:
         """What the student's code attempted that the sandbox audits (network, programs, signals...)."""

@@ -25,6 +25,11 @@ class StudentError(SandboxError):
             text += f": {self.message}"
         if self.type == "NotImplementedError":
             text = f"{self.where} is not implemented yet (it raised NotImplementedError)"
+        memory_mb = getattr(self, "memory_mb", None)
+        if self.type == "MemoryError" and memory_mb:
+            text = (f"{self.where} used more than {memory_mb:,} MB, the memory this item has, and raised "
+                    f"MemoryError" + (f": {self.memory_context}" if getattr(self, "memory_context", "") else "")
+                    + f"\n{self.message}")
         if self.traceback:
             text += "\n" + self.traceback
         if getattr(self, "context", ""):
@@ -39,6 +44,16 @@ class WorkerTimeout(SandboxError):
         super().__init__(f"{where} did not return within the item's time limit of {seconds:g} s "
                          "(an infinite loop, or far too slow); the grader stopped it")
         self.where, self.seconds = where, seconds
+
+
+class PlatformError(SandboxError):
+    """Not the student's doing: the container ran out of memory, or the worker failed while the grader
+    itself was sending data. The item ends as an error of the autograder; `note` tells the instructor
+    the cause and the setting to change."""
+
+    def __init__(self, message: str, note: str):
+        super().__init__(message)
+        self.note = note
 
 
 class WorkerDied(SandboxError):

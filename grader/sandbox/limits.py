@@ -39,6 +39,7 @@ PR_SET_PDEATHSIG = 1
 @dataclass
 class Confinement:
     memory_mb: int = 2048
+    container_mb: int | None = None  # what the container leaves the worker (client.py): its data segment's limit
     file_size_mb: int = 64
     max_processes: int = 64
     cpu_seconds: int = 3600          # per process: a backstop for what escapes the item time limits
@@ -128,7 +129,8 @@ def relay_exit(pid: int, fds: list[int]) -> None:
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
-        signal.signal(sig, signal.SIG_DFL)
+        with contextlib.suppress(OSError, ValueError):  # SIGKILL's handler cannot be set (nor needs to be)
+            signal.signal(sig, signal.SIG_DFL)
         os.kill(os.getpid(), sig)
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
@@ -246,6 +248,11 @@ def apply_rlimits(conf: Confinement, *, as_sandbox_user: bool, cuda: bool = Fals
               ("file size", resource.RLIMIT_FSIZE, conf.file_size_mb * mb, conf.file_size_mb * mb),
               ("core dumps", resource.RLIMIT_CORE, 0, 0),
               ("CPU time", resource.RLIMIT_CPU, conf.cpu_seconds, conf.cpu_seconds + 5)]
+    if conf.container_mb is not None:
+        # The data segment (private writable memory) follows resident memory closely, unlike the address
+        # space: its limit keeps the worker inside what the container has left, with a MemoryError.
+        data_mb = min(conf.container_mb, conf.memory_mb) if cuda else conf.container_mb
+        limits.append(("container memory", resource.RLIMIT_DATA, data_mb * mb, data_mb * mb))
     if as_sandbox_user:
         # Counted per user: only meaningful, and only safe, for the dedicated sandbox user.
         limits.append(("processes", resource.RLIMIT_NPROC, conf.max_processes, conf.max_processes))
