@@ -79,3 +79,52 @@ def batchnorm_running_stats(ctx):
         if problem:
             raise CheckFailed(problem + "\n  In eval mode, normalise with the running statistics.")
     return Passed("running statistics and eval mode match torch's semantics")
+
+
+@check("container_modes", container=Param(str, "Sequential"), predictor=Param(str, "predict"),
+       features=Param(int, 12), hidden=Param(int, 32), classes=Param(int, 10), n=Param(int, 300),
+       rate=Param(float, 0.5))
+def container_modes(ctx):
+    """container(Linear, ReLU, Dropout, Linear): eval() and train() reach every layer, and
+    predictor(model, X) runs the model in eval mode (dropout off), whatever mode it was left in: its
+    labels are the reference predictor's on the same layers and weights."""
+    p = ctx.params
+    rng = np.random.default_rng(ctx.seed)
+    weights = [{"W": rng.standard_normal((p["features"], p["hidden"])) / math.sqrt(p["features"]),
+                "b": rng.standard_normal(p["hidden"]) * 0.1},
+               {"W": rng.standard_normal((p["hidden"], p["classes"])) / math.sqrt(p["hidden"]),
+                "b": rng.standard_normal(p["classes"]) * 0.1}]
+    X = rng.standard_normal((p["n"], p["features"]))
+    label = f"{p['container']}(Linear, ReLU, Dropout(p={p['rate']:g}), Linear)"
+
+    def build(handle):
+        # Seeded, so that the reference's objects are the same on every run (the kit replays them).
+        linears = [handle.new("Linear", p["features"], p["hidden"], rng=handle.rng(ctx.seed + 2)),
+                   handle.new("Linear", p["hidden"], p["classes"], rng=handle.rng(ctx.seed + 3))]
+        for layer, values in zip(linears, weights):
+            for name, value in values.items():
+                layer.set("params", value, key=name)
+        layers = [linears[0], handle.new("ReLU"), handle.new("Dropout", p["rate"], rng=handle.rng(ctx.seed + 1)),
+                  linears[1]]
+        return handle.new(p["container"], *layers), layers
+
+    model, layers = build(ctx.student)
+    names = ["Linear", "ReLU", "Dropout", "Linear"]
+    for mode, flag in (("eval", False), ("train", True)):
+        model.call(mode)
+        wrong = [f"{name} (layer {i})" for i, (name, layer) in enumerate(zip(names, layers))
+                 if layer.get("training") is not flag]
+        if wrong:
+            raise CheckFailed(f"after {label}.{mode}(), {', '.join(wrong)} still has training = {not flag}: "
+                              f"{p['container']}.{mode}() must call {mode}() on every layer")
+    got = ctx.student.module.call(p["predictor"], model, X)  # the model was left in training mode
+    reference, _ = build(ctx.reference)
+    reference.call("train")
+    expected = ctx.reference.module.call(p["predictor"], reference, X)
+    problem = mismatch(f"{p['predictor']}(model, X) on a model left in training mode", got, expected, rtol=0, atol=0)
+    if problem:
+        if all(layer.get("training") for layer in layers):
+            problem += (f"\n  Likely cause: {p['predictor']} runs the model with dropout on: put the model in eval mode "
+                        "(model.eval()) before its forward passes")
+        raise CheckFailed(problem)
+    return Passed(f"{p['container']}'s train()/eval() reach every layer and {p['predictor']} runs in eval mode")
