@@ -4,7 +4,6 @@ student's code does; one item's timeout or crash costs that item only (the worke
 from __future__ import annotations
 
 import importlib.util
-import os
 import time
 import traceback
 from pathlib import Path
@@ -17,6 +16,7 @@ from .rubric import PUBLIC, Item, Rubric
 from .sandbox.client import PROJECT_ROOT, RemoteHandle, SandboxConfig
 from .sandbox.errors import PlatformError, SandboxError, WorkerTimeout
 from .sandbox.handle import LocalHandle
+from .sandbox.in_process import InProcessHandle, worker_possible
 from .sandbox.recording import ReplayHandle
 from .sandbox.limits import Confinement
 
@@ -48,15 +48,6 @@ def missing_framework(rubric: Rubric) -> str | None:
         return (f"the {rubric.assignment!r} assignment needs PyTorch where the grader runs, and it is not "
                 "installed: pip install torch (the CPU build: --index-url https://download.pytorch.org/whl/cpu)")
     return None
-
-
-def unsupported_platform(os_name: str = os.name) -> str | None:
-    """The worker is reached over inherited POSIX pipes: on native Windows, say so instead of failing
-    every item with the grader's own error."""
-    if os_name == "posix":
-        return None
-    return ("the grader runs solution.py in a worker process reached over POSIX pipes, which native Windows "
-            "does not have: run it in WSL (Windows Subsystem for Linux, e.g. Ubuntu), as the kit's README says")
 
 
 def missing_packages(rubric: Rubric, source: str) -> str | None:
@@ -121,15 +112,16 @@ class Grading:
             self.result.error_by = STUDENT
             self.unavailable = (FAILED, self.result.error)
             return
-        missing = unsupported_platform() or missing_framework(rubric) or missing_packages(rubric, self.source)
+        missing = missing_framework(rubric) or missing_packages(rubric, self.source)
         if missing:
             self.result.error, self.result.error_by = missing, PLATFORM
             self.unavailable = (ERROR, missing)
             return
         self.unavailable = None
         self.reference = reference or LazyReference(rubric.reference, rubric.recording)
-        self.student = RemoteHandle(self.solution, sandbox_config(rubric, protected=protected, data_root=data_root,
-                                                                  drop_privileges=drop_privileges))
+        config = sandbox_config(rubric, protected=protected, data_root=data_root, drop_privileges=drop_privileges)
+        handle = RemoteHandle if worker_possible() else InProcessHandle  # native Windows: a degraded self-check
+        self.student = handle(self.solution, config)
 
     def _load_data(self):
         if self._split is None:

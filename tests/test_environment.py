@@ -14,9 +14,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from grader import runner
-from grader.results import PLATFORM
-
 from .conftest import IS_ROOT, REFERENCE_MLP, ROOT, by_id
 
 ROOT_ONLY = pytest.mark.skipif(not IS_ROOT, reason="the sandbox's namespaces need root")
@@ -70,9 +67,34 @@ def test_packages_of_an_environment_in_a_hidden_folder_stay_importable(where, tm
         shutil.rmtree(parent, ignore_errors=True)
 
 
-def test_native_windows_gets_a_clear_message_not_the_graders_internal_error(grade_source, mlp_rubric, monkeypatch):
-    assert runner.unsupported_platform("posix") is None
-    message = runner.unsupported_platform("nt")
-    monkeypatch.setattr(runner, "unsupported_platform", lambda: message)
-    result = grade_source(REFERENCE_MLP.read_text(), mlp_rubric, only=["relu"])
-    assert result.error_by == PLATFORM and "run it in WSL" in by_id(result)["relu"].message
+@pytest.fixture
+def in_process(monkeypatch):
+    """As on native Windows, where the worker cannot run."""
+    monkeypatch.setenv("GRADER_IN_PROCESS", "1")
+
+
+FAST = ["no_forbidden_imports", "relu", "forward", "backward_relu", "update", "count_parameters"]
+
+
+def test_without_the_worker_the_reference_keeps_every_point_and_is_told_why(in_process, grade_source, mlp_rubric):
+    source = REFERENCE_MLP.read_text().replace('        """x: any shape -> max(x, 0), or its derivative 1[x > 0] when grad=True."""',
+                                               '        """x: any shape."""\n        print("relu here")', 1)
+    result = grade_source(source, mlp_rubric, only=FAST)
+    assert [i.id for i in result.items if not i.passed] == [], [i.message for i in result.items]
+    assert any("grader's own process" in note for note in result.notes)
+    assert "relu here" in by_id(result)["relu"].output
+
+
+def test_without_the_worker_bugs_loops_and_import_errors_cost_what_they_cost_in_it(in_process, grade_source,
+                                                                                     mlp_rubric):
+    from dataclasses import replace
+
+    rubric = replace(mlp_rubric, items=tuple(replace(i, timeout_s=3) for i in mlp_rubric.items))
+    looping = REFERENCE_MLP.read_text().replace("        return np.maximum(x, 0)",
+                                                "        while True:\n            pass", 1)
+    result = grade_source("import torch\n" + looping, rubric, only=FAST)
+    assert {i.id for i in result.items if not i.passed} == {"no_forbidden_imports", "relu", "forward", "backward_relu"}
+    assert "did not return within the item's time limit of 3 s" in by_id(result)["relu"].message
+    assert "needs item(s) no_forbidden_imports" in by_id(result)["backward_relu"].message
+    broken = grade_source("def broken(:\n    pass\n" + REFERENCE_MLP.read_text(), mlp_rubric, only=["relu", "forward"])
+    assert all("could not be imported: SyntaxError" in i.message for i in broken.items), broken.items[0].message

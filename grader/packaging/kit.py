@@ -85,9 +85,18 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -r requirements.txt
 ```
 
-On Debian and Ubuntu, `python3 -m venv` needs `sudo apt install python3-venv` first. On Windows, run
-these commands in WSL (Ubuntu): the grader's sandbox talks to its worker over POSIX pipes, which
-native Windows Python lacks.
+On Debian and Ubuntu, `python3 -m venv` needs `sudo apt install python3-venv` first. On Windows
+(PowerShell), the same with the Windows paths:
+
+```powershell
+py -m venv .venv
+.venv\\Scripts\\python -m pip install -r requirements.txt
+.venv\\Scripts\\python -m grader check solution.py --assignment {assignment}
+```
+
+Native Windows has no sandbox: your code runs inside the grader's own process, without memory limits,
+and the output says so. The checks, verdicts and messages are the same. For the full sandbox use WSL
+(Ubuntu) and the Linux commands.
 
 {torch_note}## Check your work
 
