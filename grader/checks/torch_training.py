@@ -235,6 +235,7 @@ def fit_accuracy_gate(ctx):
     with ctx.time_limit(limit):
         history = ctx.student.module.call("fit", model, train_loader, val_loader, config["epochs"], optimizer, device)
     check_history(history, config["epochs"], who="fit")
+    _history_matches_the_model(ctx, model, history, images[n_fit:], split.train_labels[n_fit:], device)
     held_out = stored_tensor(ctx.student, split.val_images.reshape(len(split.val_images), *shape), scale=1 / 255,
                              device=device)
     logits = ctx.student.op("logits", target=model, x=held_out, batch_size=1000, device=device)
@@ -248,6 +249,22 @@ def fit_accuracy_gate(ctx):
     return _gate(p, accuracy, summary, "Tune BEST_CONFIG (learning rate, momentum, batch norm, epochs) and check "
                  "that train_epoch steps the optimizer after every batch.",
                  {"device": device_label, "n_train": n_fit, "n_val": len(split.val_images)})
+
+
+def _history_matches_the_model(ctx, model, history: dict, images: np.ndarray, labels: np.ndarray, device: str):
+    """fit's last val_loss and val_acc are the returned model's evaluation on the val_loader it was given:
+    the grader evaluates it there too (eval mode, no gradients)."""
+    x = stored_tensor(ctx.student, images, scale=1 / 255, device=device)
+    logits = ctx.student.op("logits", target=model, x=x, batch_size=1000, device=device)
+    if not isinstance(logits, np.ndarray) or logits.shape != (len(labels), 10):
+        return  # the gate's own check of the logits says what is wrong
+    true_loss, true_acc = cross_entropy_from_logits(logits, labels), float(np.mean(logits.argmax(1) == labels))
+    loss, acc = float(np.asarray(history["val_loss"][-1])), float(np.asarray(history["val_acc"][-1]))
+    if abs(loss - true_loss) > 1e-3 * abs(true_loss) + 1e-4 or abs(acc - true_acc) > 1.5 / len(labels):
+        raise CheckFailed(f"fit's history reports val_loss {loss:.4g} and val_acc {acc:.4g} for the last epoch, but "
+                          f"the model fit returned gives {true_loss:.4g} and {true_acc:.4g} on the {len(labels)} "
+                          "images of the val_loader fit was given (in eval mode, without gradients): the history "
+                          "must hold evaluate(model, val_loader, device) after each epoch's training")
 
 
 @check("circles_gate", threshold=Param(float), n_train=Param(int, 1000), n_val=Param(int, 1000),
