@@ -20,7 +20,8 @@ import pytest
 import yaml
 
 from grader import api
-from grader.packaging.autograder import IDX_FILES, LOCK, locked
+from grader.packaging import locked
+from grader.packaging.autograder import IDX_FILES
 from grader.rubric import load_rubric
 
 from .conftest import IS_ROOT, REFERENCE_MLP, ROOT, TEMPLATE_MLP, mutate

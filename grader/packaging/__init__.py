@@ -4,8 +4,8 @@ timestamps. What they share lives here.
 """
 from __future__ import annotations
 
+import re
 import zipfile
-from importlib import metadata
 from pathlib import Path
 
 import yaml
@@ -13,26 +13,36 @@ import yaml
 from ..rubric import PROJECT_ROOT, PUBLIC, Rubric
 
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)
+# The versions grading runs on: the Gradescope zip installs them, the student kit lists them.
+LOCK = PROJECT_ROOT / "grader" / "requirements.lock"
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
+def _name(requirement: str) -> str:
+    return re.match(r"[A-Za-z0-9_.-]*", requirement.strip()).group(0).lower().replace("_", "-")
 
 
-def requirements() -> list[str]:
-    """The project's own dependencies (pyproject.toml), hypothesis pinned there: derandomised hypothesis
-    draws the same examples only within one version, so Gradescope gives the scores a local run gives."""
-    try:
-        found = [r for r in metadata.requires("dl-grader") or [] if "extra ==" not in r]
-    except metadata.PackageNotFoundError:
-        found = []
-    if not found:
-        import tomllib
-        found = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    return [r.replace(" ", "") for r in found]
+def locked(rubric: Rubric | None = None) -> tuple[str, str]:
+    """The lock for one rubric: the requirements every rubric installs, plus the pins of the
+    packages `rubric` allows solution.py to import (as the rubric writes them where the lock has no
+    pin), as file text; and torch's pin."""
+    core, optional, torch, section = [], {}, "", "core"
+    for line in LOCK.read_text().splitlines():
+        if line.startswith("# optional:"):
+            section = "optional"
+        spec = line.split("#", 1)[0].strip()
+        if not spec:
+            continue
+        if _name(spec) == "torch":
+            torch = spec.replace(" ", "")
+        elif section == "core":
+            core.append(spec)
+        else:
+            optional.setdefault(_name(spec), []).append(spec)
+    if not torch:
+        raise ValueError(f"{LOCK}: no torch pin (the PyTorch rubrics install the CPU build of that version)")
+    for _, requirement in rubric.sandbox.packages if rubric else ():
+        core += optional.get(_name(requirement), [requirement])
+    return "\n".join(dict.fromkeys(core)) + "\n", torch
 
 
 def write_zip(files: dict[str, bytes | Path], out: Path, executable=()) -> Path:

@@ -17,13 +17,11 @@ and nothing else.
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from ..rubric import PROJECT_ROOT, Rubric
-from . import grader_sources, rubric_yaml, write_zip
+from . import grader_sources, locked, rubric_yaml, write_zip
 
-LOCK = PROJECT_ROOT / "grader" / "requirements.lock"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # Fashion-MNIST's IDX files from its authors' repository (over HTTPS), for images without Debian's
 # package. Each download is checked against the MD5 the authors publish (torchvision checks the same)
@@ -39,34 +37,6 @@ IDX_FILES = {  # name: (published MD5 of the .gz, SHA-256 of the unpacked file)
     "t10k-labels-idx1-ubyte.gz": ("bb300cfdad3c16e7a12a480ee83cd310",
                                   "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
 }
-
-
-def _name(requirement: str) -> str:
-    return re.match(r"[A-Za-z0-9_.-]*", requirement.strip()).group(0).lower().replace("_", "-")
-
-
-def locked(rubric: Rubric | None = None) -> tuple[str, str]:
-    """The lock as the zip needs it: the requirements every rubric installs, plus the pins of the
-    packages `rubric` allows solution.py to import (as the rubric writes them where the lock has no
-    pin), as file text; and torch's pin."""
-    core, optional, torch, section = [], {}, "", "core"
-    for line in LOCK.read_text().splitlines():
-        if line.startswith("# optional:"):
-            section = "optional"
-        spec = line.split("#", 1)[0].strip()
-        if not spec:
-            continue
-        if _name(spec) == "torch":
-            torch = spec.replace(" ", "")
-        elif section == "core":
-            core.append(spec)
-        else:
-            optional.setdefault(_name(spec), []).append(spec)
-    if not torch:
-        raise ValueError(f"{LOCK}: no torch pin (the PyTorch rubrics install the CPU build of that version)")
-    for _, requirement in rubric.sandbox.packages if rubric else ():
-        core += optional.get(_name(requirement), [requirement])
-    return "\n".join(dict.fromkeys(core)) + "\n", torch
 
 
 SETUP = """#!/usr/bin/env bash
@@ -153,6 +123,7 @@ def autograder_files(rubric: Rubric) -> dict[str, bytes | Path]:
                                                               extra={"salt": rubric.salt})
     files[str(rubric.reference.relative_to(PROJECT_ROOT))] = rubric.reference
     return files
+
 
 def build_autograder(rubric: Rubric, out: str | Path) -> Path:
     """Writes the Gradescope autograder zip for `rubric` to `out`."""

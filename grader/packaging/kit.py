@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from ..rubric import PROJECT_ROOT, Rubric
-from . import grader_sources, requirements, rubric_yaml, write_zip
+from . import grader_sources, locked, rubric_yaml, write_zip
 from .mutants import load_mutants, mutants_file
 
 
@@ -144,7 +144,7 @@ def build_kit(rubric: Rubric, out: str | Path, variants: Sequence[Variant] = ())
             f"rubrics/{rubric.assignment}.yaml": rubric_yaml(rubric, public_only=True,
                                                              extra={"recording": name, "salt": 0}),
             name: recording.read_bytes(),
-            "requirements.txt": _kit_requirements().encode(),
+            "requirements.txt": _kit_requirements(rubric).encode(),
             "conftest.py": KIT_CONFTEST.encode(),
             "README.md": _kit_readme(rubric).encode(),
         }
@@ -152,31 +152,18 @@ def build_kit(rubric: Rubric, out: str | Path, variants: Sequence[Variant] = ())
         return write_zip(files, Path(out), executable=())
 
 
-def _pinned() -> list[str]:
-    """The versions grading runs on (grader/requirements.lock), or the project's own ranges."""
-    lock = PROJECT_ROOT / "grader" / "requirements.lock"
-    if not lock.is_file():
-        return requirements()
-    lines = [line.strip() for line in lock.read_text().splitlines()]
-    return [line for line in lines if line and not line.startswith("#")]
-
-
-def _torch_pin() -> str:
-    return next((r for r in _pinned() if r.split("=")[0].split(";")[0].strip().lower() == "torch"), "torch")
-
-
-def _kit_requirements() -> str:
+def _kit_requirements(rubric: Rubric) -> str:
     """Pinned as grading is (derandomised hypothesis draws the same examples only within one version),
-    without torch: PyPI's default build is the GPU one, gigabytes a laptop does not need."""
-    keep = [r for r in _pinned() if r.split("=")[0].split(";")[0].split(">")[0].strip().lower() != "torch"]
+    the packages the rubric lets solution.py import included, without torch: PyPI's default build is
+    the GPU one, gigabytes a laptop does not need."""
     return ("# The grader's dependencies, at the versions Gradescope grades with.\n"
-            + "\n".join(keep + ["pytest>=8"]) + "\n")
+            + locked(rubric)[0] + "pytest>=8\n")
 
 
 def _kit_readme(rubric: Rubric) -> str:
     torch_note = ""
     if rubric.sandbox.framework == "torch":
-        pin = _torch_pin().split(";")[0].strip()
+        pin = locked(rubric)[1]
         torch_note = ("PyTorch is needed too, the CPU build (a few hundred MB; a GPU is never needed here):\n\n"
                       "```bash\n"
                       f".venv/bin/python -m pip install '{pin}' --index-url https://download.pytorch.org/whl/cpu\n"
