@@ -20,7 +20,7 @@ from . import protocol
 from .container import MB, memory_cgroup
 from .errors import ImportFailed, PlatformError, SandboxError, StudentError, WorkerDied, WorkerProtocolError, WorkerTimeout
 from .dispatch import describe_call
-from .handle import Handle
+from .handle import TimeLimited
 from .limits import Confinement, sandbox_user_ids
 
 PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
@@ -313,7 +313,7 @@ class WorkerProcess:
         return response
 
 
-class RemoteHandle(Handle):
+class RemoteHandle(TimeLimited):
     """The student's module in the worker. Restarts the worker after a crash or a timeout; an
     import failure is remembered and raised again for every later request."""
 
@@ -325,17 +325,6 @@ class RemoteHandle(Handle):
         self.limit_s = 3600.0
         self.import_failure: ImportFailed | None = None
         self.starts = 0
-
-    @contextlib.contextmanager
-    def time_limit(self, seconds: float):
-        """Sets the deadline of every call inside the block (the item's time limit)."""
-        saved = (self.deadline, self.limit_s)
-        self.deadline = min(self.deadline, time.monotonic() + seconds)
-        self.limit_s = min(self.limit_s, seconds)
-        try:
-            yield
-        finally:
-            self.deadline, self.limit_s = saved
 
     def ensure_started(self) -> None:
         if self.import_failure:

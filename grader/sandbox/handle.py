@@ -7,8 +7,10 @@ back as `StudentError`.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
+import time
 from pathlib import Path
 
 from . import protocol
@@ -87,6 +89,24 @@ class Handle:
 
     def _exchange(self, message: dict) -> dict:
         raise NotImplementedError
+
+
+class TimeLimited(Handle):
+    """A handle on the student's code: every call inside a `time_limit` block has the block's deadline."""
+
+    deadline: float = float("inf")
+    limit_s: float = 3600.0
+
+    @contextlib.contextmanager
+    def time_limit(self, seconds: float):
+        """Sets the deadline of every call inside the block (the item's time limit)."""
+        saved = (self.deadline, self.limit_s)
+        self.deadline = min(self.deadline, time.monotonic() + seconds)
+        self.limit_s = min(self.limit_s, seconds)
+        try:
+            yield
+        finally:
+            self.deadline, self.limit_s = saved
 
 
 def _unwrap(value):

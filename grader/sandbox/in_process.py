@@ -6,7 +6,6 @@ loads solution.py afresh.
 The import policy, the checks, the verdicts and the messages are the worker's."""
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import io
 import os
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from .dispatch import Dispatcher, describe_call
 from .errors import ImportFailed, WorkerTimeout, describe_exception
-from .handle import Handle, _roundtrip, load_module
+from .handle import TimeLimited, _roundtrip, load_module
 from .import_policy import STUDENT_MODULE, ImportPolicy, drop_stand_ins
 
 NOTE = ("solution.py ran in the grader's own process (native Windows: the sandbox's worker needs POSIX "
@@ -70,7 +69,7 @@ class _Running:
     alive = True  # the runner resets the module after each item, as it does a live worker
 
 
-class InProcessHandle(Handle):
+class InProcessHandle(TimeLimited):
     label = "solution"
 
     def __init__(self, solution: str | Path, config):
@@ -83,16 +82,6 @@ class InProcessHandle(Handle):
         self._output = io.StringIO()
         self._policy = (ImportPolicy(config.allowed, config.forbidden, config.forbidden_rule)
                         if config.allowed is not None or config.forbidden else None)
-
-    @contextlib.contextmanager
-    def time_limit(self, seconds: float):
-        saved = (self.deadline, self.limit_s)
-        self.deadline = min(self.deadline, time.monotonic() + seconds)
-        self.limit_s = min(self.limit_s, seconds)
-        try:
-            yield
-        finally:
-            self.deadline, self.limit_s = saved
 
     def _run(self, fn, where: str):
         """fn() in a thread, waited for until the deadline."""
