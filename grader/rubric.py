@@ -25,10 +25,12 @@ DEFAULT_BUDGET_S = 540.0
 
 
 class RubricError(Exception):
-    def __init__(self, path, message: str, item: str | None = None, field: str | None = None):
+    def __init__(self, path, message: str, item: str | None = None, field: str | None = None, *,
+                 kind: str = "item"):
+        """kind: what `item` names in the file (an item of a rubric, a mutant of a mutants file...)."""
         where = str(path)
         if item is not None:
-            where += f": item {item!r}"
+            where += f": {kind} {item!r}"
         if field is not None:
             where += f", field {field!r}" if item is not None else f": field {field!r}"
         super().__init__(f"{where}: {message}")

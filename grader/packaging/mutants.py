@@ -10,14 +10,14 @@ from typing import Iterable
 
 import yaml
 
+from ..rubric import RubricError
+
 FIELDS = ("name", "old", "new", "items", "phrase")
 
 
-class MutantsError(ValueError):
+class MutantsError(RubricError, ValueError):
     def __init__(self, path, message: str, mutant: str | None = None, field: str | None = None):
-        where = str(path) + (f": mutant {mutant!r}" if mutant is not None else "")
-        where += f", field {field!r}" if field is not None else ""
-        super().__init__(f"{where}: {message}")
+        super().__init__(path, message, mutant, field, kind="mutant")
 
 
 @dataclass(frozen=True)
