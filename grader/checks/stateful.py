@@ -109,6 +109,9 @@ def container_modes(ctx):
         return handle.new(p["container"], *layers), layers
 
     model, layers = build(ctx.student)
+    held = model.get("layers")  # the container's own layers (it may have copied those it was given)
+    if isinstance(held, (list, tuple)) and len(held) == len(layers):
+        layers = list(held)
     names = ["Linear", "ReLU", "Dropout", "Linear"]
     for mode, flag in (("eval", False), ("train", True)):
         model.call(mode)
@@ -121,7 +124,12 @@ def container_modes(ctx):
     reference, _ = build(ctx.reference)
     reference.call("train")
     expected = ctx.reference.module.call(p["predictor"], reference, X)
-    problem = mismatch(f"{p['predictor']}(model, X) on a model left in training mode", got, expected, rtol=0, atol=0)
+    # Labels, not values: a few may flip where float32 inside meets a near tie; dropout left on flips
+    # about half of them.
+    labels = as_array(got)
+    close = labels is not None and labels.shape == np.shape(expected) and np.mean(labels != expected) <= 0.02
+    problem = None if close else mismatch(f"{p['predictor']}(model, X) on a model left in training mode", got,
+                                          expected, rtol=0, atol=0)
     if problem:
         if all(layer.get("training") for layer in layers):
             problem += (f"\n  Likely cause: {p['predictor']} runs the model with dropout on: put the model in eval mode "
